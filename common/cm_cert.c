@@ -1,0 +1,3 @@
+/* cm_cert.c - placeholder: being written */
+#include "config.h"
+extern int cm_cert_placeholder;

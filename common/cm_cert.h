@@ -1,0 +1,89 @@
+#ifndef CM_CERT_H
+#define CM_CERT_H
+/*++
+ * NAME
+ *	cm_cert 3h
+ * SUMMARY
+ *	RFC 3850 / RFC 5280 certificate validation for Cmail
+ * SYNOPSIS
+ *	#include "cm_cert.h"
+ *
+ *	CM_TRUST *cm_trust_load(const char *anchors, const char *crls,
+ *				char *err, size_t errlen);
+ *	void	cm_trust_free(CM_TRUST *trust);
+ *	int	cm_cert_check(CM_TRUST *trust, X509 *cert,
+ *				const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
+ *	int	cm_cert_validate(CM_TRUST *trust, X509 *cert,
+ *				const CM_CERT_OPTS *opts, char *err, size_t errlen);
+ * DESCRIPTION
+ *	cm_trust_load() reads the trust anchors (a PEM file; every
+ *	certificate in it is an anchor, self-signed or not) and the CRLs
+ *	(a PEM/DER file, or a directory of them; NULL for none). CRLs are
+ *	re-read from disk by each check so revocation is current.
+ *
+ *	cm_cert_check() runs every rule that applies (PROFILE.md section 7:
+ *	path validation, validity with notAfter inclusive, revocation,
+ *	keyUsage for opts->usage, extendedKeyUsage per opts->purpose,
+ *	address match, and the Annex C.2/C.3 profile for opts->role) and
+ *	records one CM_CERT_RULE per rule in rep. It returns 0 when all
+ *	pass, -1 otherwise.
+ *
+ *	cm_cert_validate() is the same for programs: 0, or -1 with the
+ *	first failed rule and its reason in err.
+ *
+ *	Verification time is opts->at when non-zero (the auditor's --at),
+ *	else the clock. Servers never set opts->at.
+ *--*/
+#include <stddef.h>
+#include <time.h>
+#include <openssl/x509.h>
+
+typedef struct CM_TRUST CM_TRUST;
+
+typedef enum {
+    CM_ROLE_NONE = 0,			/* RFC 5280 only, no Annex C, no keyUsage */
+    CM_ROLE_CLIENT,			/* Annex C.3 user certificate */
+    CM_ROLE_SERVER,			/* Annex C.2 server certificate */
+} CM_CERT_ROLE;
+
+typedef enum {
+    CM_PURPOSE_SMIME = 0,		/* EKU, if present: emailProtection */
+    CM_PURPOSE_CLIENT,			/* clientAuth */
+    CM_PURPOSE_SERVER,			/* serverAuth */
+    CM_PURPOSE_ANY,			/* no EKU requirement */
+} CM_CERT_PURPOSE;
+
+#define CM_USE_SIGN	(1 << 0)	/* digitalSignature or nonRepudiation */
+#define CM_USE_ENCIPHER	(1 << 1)	/* keyEncipherment (wraps RSCK) */
+
+#define CM_CERT_ADDR_MAX 16
+
+typedef struct {
+    CM_CERT_ROLE role;
+    CM_CERT_PURPOSE purpose;
+    int     usage;			/* CM_USE_* bits required */
+    const char *addresses[CM_CERT_ADDR_MAX];	/* all must match */
+    int     n_addresses;
+    time_t  at;				/* 0 = now */
+    STACK_OF(X509) *untrusted;		/* path-building help, never trusted */
+} CM_CERT_OPTS;
+
+typedef struct {
+    char    rule[64];			/* e.g. "path", "not-after", "c3-surname" */
+    int     ok;
+    char    reason[256];
+} CM_CERT_RULE;
+
+#define CM_CERT_RULES_MAX 64
+
+typedef struct {
+    int     n;
+    CM_CERT_RULE rules[CM_CERT_RULES_MAX];
+} CM_CERT_REPORT;
+
+extern CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err, size_t errlen);
+extern void cm_trust_free(CM_TRUST *trust);
+extern int cm_cert_check(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
+extern int cm_cert_validate(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, char *err, size_t errlen);
+
+#endif

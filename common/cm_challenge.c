@@ -1,0 +1,3 @@
+/* cm_challenge.c - placeholder: being written */
+#include "config.h"
+extern int cm_challenge_placeholder;

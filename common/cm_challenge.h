@@ -1,0 +1,1 @@
+/* cm_challenge.h - placeholder: being written */

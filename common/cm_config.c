@@ -1,0 +1,3 @@
+/* placeholder */
+#include "config.h"
+extern int cm_config_placeholder;

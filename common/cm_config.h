@@ -1,0 +1,1 @@
+/* cm_config.h - placeholder: being written */

@@ -1,0 +1,1 @@
+/* cm_dsig.h - placeholder: being written */

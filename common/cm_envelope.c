@@ -1,0 +1,3 @@
+/* cm_envelope.c - placeholder: being written */
+#include "config.h"
+extern int cm_envelope_placeholder;

@@ -1,0 +1,1 @@
+/* cm_envelope.h - placeholder: being written */

@@ -1,0 +1,1 @@
+/* cm_keywrap.h - placeholder: being written */

@@ -1,0 +1,1 @@
+/* cm_notice.h - placeholder: being written */

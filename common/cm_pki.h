@@ -1,0 +1,1 @@
+/* cm_pki.h - placeholder: being written */

@@ -1,0 +1,3 @@
+/* cm_profile.c - placeholder: being written */
+#include "config.h"
+extern int cm_profile_placeholder;

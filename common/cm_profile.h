@@ -1,0 +1,1 @@
+/* cm_profile.h - placeholder: being written */
