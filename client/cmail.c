@@ -25,6 +25,7 @@ static const struct subcommand {
     {"pki", cmd_pki, "make a test PKI (init) or revoke a user's certificate (revoke)"},
     {"cert", cmd_cert, "check a certificate against RFC 3850 and Annex C (cert check)"},
     {"verify", cmd_verify, "verify a notice or a notice mail offline"},
+    {"evidence", cmd_evidence, "show the evidence journal of an envelope, check the hash chain"},
     {0, 0, 0},
 };
 

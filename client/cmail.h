@@ -17,5 +17,6 @@
 extern int cmd_pki(int argc, char **argv);
 extern int cmd_cert(int argc, char **argv);
 extern int cmd_verify(int argc, char **argv);
+extern int cmd_evidence(int argc, char **argv);
 
 #endif
