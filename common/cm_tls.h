@@ -1,0 +1,39 @@
+#ifndef CM_TLS_H
+#define CM_TLS_H
+/*++
+ * NAME
+ *	cm_tls 3h
+ * SUMMARY
+ *	TLS contexts with Cmail's policy (PROFILE.md section 8)
+ * SYNOPSIS
+ *	#include "cm_tls.h"
+ *
+ *	SSL_CTX	*cm_tls_server_ctx(const char *cert, const char *key,
+ *				const char *client_ca, char *err, size_t errlen);
+ *	SSL_CTX	*cm_tls_client_ctx(const char *ca, const char *cert,
+ *				const char *key, char *err, size_t errlen);
+ * DESCRIPTION
+ *	TLS 1.3 and TLS 1.2 only; with TLS 1.2 only ECDHE with AES-256-GCM
+ *	(RSA or ECDSA authentication); with TLS 1.3 the AES-GCM suites.
+ *	Annex D's TLS_DH_RSA_WITH_AES_256_CBC_SHA256 is a static-DH suite
+ *	that OpenSSL does not implement; see PROFILE.md section 8.
+ *
+ *	cm_tls_server_ctx() loads the certificate chain and key; with
+ *	client_ca non-NULL it requests and requires a client certificate
+ *	verified against that file (mutual TLS between Cmail servers).
+ *
+ *	cm_tls_client_ctx() verifies the server against ca (mandatory) and,
+ *	when cert and key are given, presents them.
+ *--*/
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#define CM_TLS12_CIPHERS "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+#define CM_TLS13_SUITES	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+
+extern SSL_CTX *cm_tls_server_ctx(const char *cert, const char *key, const char *client_ca,
+				          char *err, size_t errlen);
+extern SSL_CTX *cm_tls_client_ctx(const char *ca, const char *cert, const char *key,
+				          char *err, size_t errlen);
+
+#endif
