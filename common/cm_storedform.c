@@ -1,0 +1,218 @@
+/*++
+ * NAME
+ *	cm_storedform 3
+ * SUMMARY
+ *	write and read the stored form of a certified message
+ * DESCRIPTION
+ *	See cm_storedform.h. The boundary is derived from the envelope id,
+ *	which has a restricted syntax, so it cannot occur in base64 or in
+ *	the note.
+ *--*/
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cm_limits.h"
+#include "cm_base64.h"
+#include "cm_storedform.h"
+
+static const char *copied_headers[] = {
+    "From", "To", "Cc", "Date", "Message-ID", "Subject", 0,
+};
+
+/* cm_storedform_write - headers, note, sealed part */
+int     cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,
+			            char *err, size_t errlen)
+{
+    const char **h;
+    unsigned char buf[57 * 64];
+    size_t  n;
+    const char *from = cm_headers_get(info->headers, "From");
+    const char *subject = cm_headers_get(info->headers, "Subject");
+
+    for (h = copied_headers; *h; h++) {
+	const char *v = cm_headers_get(info->headers, *h);
+
+	if (v)
+	    fprintf(out, "%s: %s\r\n", *h, v);
+    }
+    fprintf(out, "MIME-Version: 1.0\r\n"
+	    "X-Cmail-Delivery-Type: CertifiedMail\r\n"
+	    "X-Cmail-Envelope-Id: %s\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"=_cmail_%s\"\r\n"
+	    "\r\n"
+	    "This is a certified message (ITU-T X.1341) in MIME format.\r\n"
+	    "\r\n"
+	    "--=_cmail_%s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n"
+	    "\r\n"
+	    "Certified mail from %s is waiting for you.\r\n"
+	    "\r\n"
+	    "  From:        %s\r\n"
+	    "  Subject:     %s\r\n"
+	    "  Deposited:   %s at %s\r\n"
+	    "  Envelope id: %s\r\n"
+	    "\r\n"
+	    "Its content is sealed: no mail program can show it, and this mailbox\r\n"
+	    "does not hold it in readable form. To read it, retrieve it with a\r\n"
+	    "Cmail client (CPOP, POP3 over TLS with the Cmail extension), e.g.\r\n"
+	    "\r\n"
+	    "  cmail fetch --server %s:995 --user YOU --cert YOUR-CERT --key YOUR-KEY\r\n"
+	    "\r\n"
+	    "The client proves with your private key that you received the\r\n"
+	    "message; the sender then gets a receipt notice signed by this server.\r\n"
+	    "\r\n"
+	    "--=_cmail_%s\r\n"
+	    "Content-Type: " CM_SEALED_TYPE "; name=\"cmail-sealed.bin\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "Content-Disposition: attachment; filename=\"cmail-sealed.bin\"\r\n"
+	    "\r\n",
+	    info->envelope_id, info->envelope_id, info->envelope_id,
+	    info->sender, from ? from : info->sender, subject ? subject : "(none)",
+	    info->date, info->server, info->envelope_id, info->server, info->envelope_id);
+    while ((n = fread(buf, 1, sizeof(buf), sealed)) > 0) {
+	char   *b64 = cm_base64_encode(buf, n, 76);
+	char   *p, *nl;
+
+	if (b64 == 0) {
+	    snprintf(err, errlen, "out of memory");
+	    return (-1);
+	}
+	for (p = b64; (nl = strchr(p, '\n')) != 0; p = nl + 1)
+	    fprintf(out, "%.*s\r\n", (int) (nl - p), p);
+	free(b64);
+	if (n < sizeof(buf))
+	    break;
+    }
+    if (ferror(sealed)) {
+	snprintf(err, errlen, "read error on the sealed blob");
+	return (-1);
+    }
+    fprintf(out, "--=_cmail_%s--\r\n", info->envelope_id);
+    if (fflush(out) != 0 || ferror(out)) {
+	snprintf(err, errlen, "write error on the stored form");
+	return (-1);
+    }
+    return (0);
+}
+
+/* envid_ok - the envelope id syntax of cm_notice */
+static int envid_ok(const char *id)
+{
+    size_t  n = strlen(id);
+
+    return (n > 0 && n <= CM_ENVELOPE_ID_MAX
+	    && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") == n);
+}
+
+/* read_line - one line without CRLF; -1 at EOF, -2 too long */
+static int read_line(FILE *in, char *buf, size_t size)
+{
+    size_t  n = 0;
+    int     c;
+
+    while ((c = getc(in)) != EOF && c != '\n') {
+	if (n + 1 >= size)
+	    return (-2);
+	buf[n++] = (char) c;
+    }
+    if (c == EOF && n == 0)
+	return (-1);
+    if (n > 0 && buf[n - 1] == '\r')
+	n--;
+    buf[n] = 0;
+    return ((int) n);
+}
+
+/* cm_storedform_extract - envelope id and the decoded sealed blob */
+int     cm_storedform_extract(FILE *in, char *envelope_id, size_t idlen, FILE *sealed_out,
+			              char *err, size_t errlen)
+{
+    CM_HEADERS h;
+    const char *type, *id;
+    char    boundary[CM_ENVELOPE_ID_MAX + 16];
+    char    line[CM_LINE_MAX + 2];
+    size_t  blen;
+    int     in_sealed = 0, seen_sealed = 0, in_part_headers = 0, part_is_sealed = 0;
+    int     done = 0;
+    int     n;
+
+    if (cm_headers_read(in, &h, err, errlen) < 0)
+	return (-1);
+    type = cm_headers_get(&h, "X-Cmail-Delivery-Type");
+    id = cm_headers_get(&h, "X-Cmail-Envelope-Id");
+    if (type == 0 || strcmp(type, "CertifiedMail") != 0 || id == 0 || !envid_ok(id)
+	|| strlen(id) >= idlen) {
+	snprintf(err, errlen, "not a Cmail stored form (X-Cmail headers missing or bad)");
+	cm_headers_free(&h);
+	return (-1);
+    }
+    strcpy(envelope_id, id);
+    cm_headers_free(&h);
+    blen = (size_t) snprintf(boundary, sizeof(boundary), "--=_cmail_%s", envelope_id);
+    while ((n = read_line(in, line, sizeof(line))) != -1) {
+	if (n == -2) {
+	    snprintf(err, errlen, "line too long in stored form");
+	    return (-1);
+	}
+	if (strncmp(line, boundary, blen) == 0) {
+	    if (in_sealed)
+		seen_sealed = 1;
+	    in_sealed = 0;
+	    if (strcmp(line + blen, "--") == 0) {
+		done = 1;
+		break;
+	    }
+	    if (line[blen] != 0) {
+		snprintf(err, errlen, "bad boundary line in stored form");
+		return (-1);
+	    }
+	    in_part_headers = 1;
+	    part_is_sealed = 0;
+	    continue;
+	}
+	if (in_part_headers) {
+	    if (n == 0) {
+		in_part_headers = 0;
+		if (part_is_sealed) {
+		    if (seen_sealed) {
+			snprintf(err, errlen, "two sealed parts in stored form");
+			return (-1);
+		    }
+		    in_sealed = 1;
+		}
+	    } else if (strncasecmp(line, "Content-Type:", 13) == 0
+		       && strstr(line, CM_SEALED_TYPE) != 0) {
+		part_is_sealed = 1;
+	    }
+	    continue;
+	}
+	if (in_sealed && n > 0) {
+	    size_t  dlen;
+	    unsigned char *dec;
+
+	    if (n % 4 != 0 || (dec = cm_base64_decode(line, (size_t) n, &dlen)) == 0) {
+		snprintf(err, errlen, "bad base64 in the sealed part");
+		return (-1);
+	    }
+	    if (fwrite(dec, 1, dlen, sealed_out) != dlen) {
+		free(dec);
+		snprintf(err, errlen, "write error on the sealed blob");
+		return (-1);
+	    }
+	    free(dec);
+	}
+    }
+    if (!done || !seen_sealed) {
+	snprintf(err, errlen, done ? "no sealed part in stored form" : "stored form truncated");
+	return (-1);
+    }
+    if (fflush(sealed_out) != 0) {
+	snprintf(err, errlen, "write error on the sealed blob");
+	return (-1);
+    }
+    return (0);
+}
