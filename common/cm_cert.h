@@ -15,6 +15,10 @@
  *				const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
  *	int	cm_cert_validate(CM_TRUST *trust, X509 *cert,
  *				const CM_CERT_OPTS *opts, char *err, size_t errlen);
+ *
+ *	void	cm_cert_rule_add(CM_CERT_REPORT *rep, const char *rule,
+ *				int ok, const char *fmt, ...);
+ *	int	cm_cert_report_ok(const CM_CERT_REPORT *rep);
  * DESCRIPTION
  *	cm_trust_load() reads the trust anchors (a PEM file; every
  *	certificate in it is an anchor, self-signed or not) and the CRLs
@@ -33,6 +37,21 @@
  *
  *	Verification time is opts->at when non-zero (the auditor's --at),
  *	else the clock. Servers never set opts->at.
+ *
+ *	Revocation is mandatory: with no CRL source (crls NULL) the
+ *	"revocation" rule fails ("no CRLs given"). With trust NULL or no
+ *	anchors, "path" fails ("no trust anchors given (--ca)") and the
+ *	other rules still run. Rule names: path, validity, revocation,
+ *	key-usage (not for CM_ROLE_NONE), ext-key-usage, address, then
+ *	the c2-* or c3-* rules of cm_profile_check().
+ *
+ *	Mail addresses: the local part is compared case-sensitively
+ *	(RFC 5321 section 2.4), the domain case-insensitively.
+ *
+ *	cm_cert_rule_add() appends one rule (reason printf-formatted and
+ *	truncated to fit); when the report is full the last slot becomes
+ *	a failed "report-full" rule. cm_cert_report_ok() is 1 when every
+ *	rule passed.
  *--*/
 #include <stddef.h>
 #include <time.h>
@@ -85,5 +104,8 @@ extern CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err,
 extern void cm_trust_free(CM_TRUST *trust);
 extern int cm_cert_check(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
 extern int cm_cert_validate(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, char *err, size_t errlen);
+extern void cm_cert_rule_add(CM_CERT_REPORT *rep, const char *rule, int ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+extern int cm_cert_report_ok(const CM_CERT_REPORT *rep);
 
 #endif

@@ -50,6 +50,7 @@ static const CF_KEY cf_keys[] = {
     {"notary_socket", CF_PATH, "/run/cmail/notary.sock"},
     {"notary_user", CF_STRING, "cmail"},
     {"notary_threads", CF_INT, "2"},
+    {"notary_allowed_users", CF_STRING, ""},
     {"evidence_database", CF_PATH, "/var/lib/cmail/evidence.db"},
     {"spool_directory", CF_PATH, "/var/spool/cmail"},
     {"message_size_limit", CF_SIZE, "52428800"},

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 #include <openssl/err.h>
 
 #include "cm_log.h"
@@ -19,6 +21,7 @@
 static const char *log_progname = "cmail";
 static int log_flags = CM_LOG_STDERR;
 static int log_quiet;
+static FILE *log_fp;
 
 /* cm_log_init - set program name and destinations */
 void cm_log_init(const char *progname, int flags)
@@ -29,6 +32,20 @@ void cm_log_init(const char *progname, int flags)
     log_flags = flags;
     if (flags & CM_LOG_SYSLOG)
 	openlog(log_progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* cm_log_file - also log to a file */
+int     cm_log_file(const char *path)
+{
+    FILE   *fp = fopen(path, "a");
+
+    if (fp == 0)
+	return (-1);
+    setvbuf(fp, 0, _IOLBF, 0);
+    if (log_fp)
+	fclose(log_fp);
+    log_fp = fp;
+    return (0);
 }
 
 /* cm_log_quiet - suppress info lines on stderr */
@@ -55,6 +72,16 @@ static void log_emit(int level, const char *tag, const char *fmt, va_list ap)
 	else
 	    fprintf(stderr, "%s: %s\n", log_progname, buf);
 	fflush(stderr);
+    }
+    if (log_fp) {
+	time_t  now = time(0);
+	struct tm tm;
+	char    stamp[32];
+
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	fprintf(log_fp, "%s %s[%ld]: %s%s%s\n", stamp, log_progname, (long) getpid(),
+		tag ? tag : "", tag ? ": " : "", buf);
     }
     if (log_flags & CM_LOG_SYSLOG) {
 	if (tag)

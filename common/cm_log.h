@@ -22,6 +22,8 @@
  *	Messages go to stderr ("progname: warning: text") and, with
  *	CM_LOG_SYSLOG, to syslog(3) facility mail, as Postfix does.
  *	cm_log_quiet() suppresses info lines on stderr (the client).
+ *	cm_log_file() also appends every message, with a time stamp and
+ *	the process id, to a file (tests, and hosts without syslog).
  *--*/
 #include <stdarg.h>
 
@@ -30,6 +32,7 @@
 
 extern void cm_log_init(const char *progname, int flags);
 extern void cm_log_quiet(int quiet);
+extern int cm_log_file(const char *path);
 extern const char *cm_log_progname(void);
 extern void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

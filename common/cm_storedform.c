@@ -22,6 +22,27 @@ static const char *copied_headers[] = {
     "From", "To", "Cc", "Date", "Message-ID", "Subject", 0,
 };
 
+/* put_header - one header field, folded at blanks to keep lines short */
+static void put_header(FILE *out, const char *name, const char *value)
+{
+    size_t  col = strlen(name) + 2;
+    const char *p = value;
+
+    fprintf(out, "%s: ", name);
+    while (*p) {
+	size_t  word = strcspn(p + 1, " \t") + 1;
+
+	if (col + word > 78 && col > strlen(name) + 2 && (*p == ' ' || *p == '\t')) {
+	    fputs("\r\n", out);
+	    col = 0;
+	}
+	fwrite(p, 1, word, out);
+	col += word;
+	p += word;
+    }
+    fputs("\r\n", out);
+}
+
 /* cm_storedform_write - headers, note, sealed part */
 int     cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,
 			            char *err, size_t errlen)
@@ -36,7 +57,7 @@ int     cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,
 	const char *v = cm_headers_get(info->headers, *h);
 
 	if (v)
-	    fprintf(out, "%s: %s\r\n", *h, v);
+	    put_header(out, *h, v);
     }
     fprintf(out, "MIME-Version: 1.0\r\n"
 	    "X-Cmail-Delivery-Type: CertifiedMail\r\n"

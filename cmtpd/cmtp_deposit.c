@@ -1,0 +1,504 @@
+/*++
+ * NAME
+ *	cmtp_deposit 3
+ * SUMMARY
+ *	DATA (the ENVELOPE, the deposit notice) and DEPO (the deposit)
+ * DESCRIPTION
+ *	DATA (PROFILE.md section 2, steps m11-m14): the ENVELOPE is read
+ *	dot-unstuffed into a spool file (mode 0600) and hashed on the fly
+ *	(MimeMessageHash: the bytes with CRLF line ends); the notary signs
+ *	a DepositNotice for it, sent back as a base64 object in the 250
+ *	reply.
+ *
+ *	DEPO (m15): the SignedDepositNotice must be schema-valid, carry
+ *	exactly our server signature (1, DigitalPostmark) and the sender's
+ *	(2, EnvelopeInformation), both verifying with certificates valid
+ *	now; the postmark must be the one we issued for this ENVELOPE;
+ *	the sender's certificate must be for MAIL FROM; there must be one
+ *	Entity per recipient, with the certificate we handed out for it and
+ *	a challenge (random number and expected answer). Then the notary
+ *	seals the container (notice + ENVELOPE), the stored form goes to
+ *	Postfix's injection listener, and only when Postfix has queued it
+ *	(its milter had the notary journal "queued") and the notary has
+ *	journalled "deposited" do we answer 250. Any failure: 4xx/5xx,
+ *	every spool file removed.
+ *--*/
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <openssl/rand.h>
+#include <openssl/crypto.h>
+
+#include "cm_log.h"
+#include "cm_base64.h"
+#include "cm_hash.h"
+#include "cm_addr.h"
+#include "cm_reply.h"
+#include "cm_xml.h"
+#include "cm_notice.h"
+#include "cm_dsig.h"
+#include "cm_pem.h"
+#include "cm_headers.h"
+#include "cm_container.h"
+#include "cm_storedform.h"
+#include "cm_notary.h"
+#include "cmtpd.h"
+
+#define NOTARY_TIMEOUT_MS 30000
+
+/* cmtp_discard_data - forget the ENVELOPE of this transaction */
+void    cmtp_discard_data(CMTP_SESSION *s)
+{
+    if (s->spool[0]) {
+	if (unlink(s->spool) < 0 && errno != ENOENT)
+	    msg_warn("remove %s: %m", s->spool);
+	s->spool[0] = 0;
+    }
+    free(s->mime_hash);
+    s->mime_hash = 0;
+    s->envelope_id[0] = 0;
+    s->size = 0;
+}
+
+/* spool_create - a private temporary file in the spool directory */
+static FILE *spool_create(CMTP_SESSION *s, const char *what, char *path, size_t size)
+{
+    int     fd;
+    FILE   *fp;
+
+    snprintf(path, size, "%s/%s.XXXXXX", cm_config_str(s->cf, "spool_directory"), what);
+    if ((fd = mkstemp(path)) < 0) {
+	msg_warn("create %s: %m", path);
+	path[0] = 0;
+	return (0);
+    }
+    if ((fp = fdopen(fd, "w+")) == 0) {
+	close(fd);
+	unlink(path);
+	path[0] = 0;
+    }
+    return (fp);
+}
+
+/* new_envelope_id - time and 64 random bits: 20261125T073600Z.0123456789abcdef */
+static int new_envelope_id(char *buf, size_t size)
+{
+    unsigned char rnd[8];
+    time_t  now = time(0);
+    struct tm tm;
+    size_t  n;
+    int     i;
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	return (-1);
+    gmtime_r(&now, &tm);
+    n = strftime(buf, size, "%Y%m%dT%H%M%SZ.", &tm);
+    for (i = 0; i < 8 && n + 2 < size; i++, n += 2)
+	snprintf(buf + n, 3, "%02x", rnd[i]);
+    return (0);
+}
+
+/* notary - connect to the notary for one request */
+static CM_NOTARY *notary(CMTP_SESSION *s, char *err, size_t errlen)
+{
+    return (cm_notary_connect(cm_config_str(s->cf, "notary_socket"), NOTARY_TIMEOUT_MS, err, errlen));
+}
+
+/* deposit_notice - build and have the notary sign the DepositNotice */
+static char *deposit_notice(CMTP_SESSION *s, size_t *len, char *err, size_t errlen)
+{
+    CM_NOTICE *n = cm_notice_new(CM_NOTICE_DEPOSIT);
+    xmlDocPtr doc = 0;
+    char   *xml = 0, *signed_xml = 0;
+    size_t  xml_len;
+    CM_NOTARY *nc = 0;
+
+    if (n == 0 || cm_notice_set_str(&n->envelope_id, s->envelope_id) < 0
+	|| cm_notice_add_mime_hash(n, CM_HASH_SHA256, s->mime_hash) < 0) {
+	snprintf(err, errlen, "out of memory");
+	goto done;
+    }
+    if ((doc = cm_notice_build(n, err, errlen)) == 0
+	|| (xml = cm_xml_serialize(doc, &xml_len)) == 0)
+	goto done;
+    if ((nc = notary(s, err, errlen)) == 0)
+	goto done;
+    if (cm_notary_sign(nc, xml, xml_len, CM_NOTARY_PLACE_POSTMARK, &signed_xml, len, err, errlen) < 0)
+	signed_xml = 0;
+done:
+    cm_notary_close(nc);
+    free(xml);
+    if (doc)
+	xmlFreeDoc(doc);
+    cm_notice_free(n);
+    return (signed_xml);
+}
+
+/* cmtp_data - DATA: read the ENVELOPE, answer with the deposit notice */
+void    cmtp_data(CMTP_SESSION *s)
+{
+    char    line[CM_LINE_MAX + 1];
+    FILE   *fp;
+    CM_HASH *h;
+    long long limit = cm_config_int(s->cf, "message_size_limit");
+    int     too_long_seen = 0, too_big = 0;
+    CM_HEADERS hdrs;
+    char   *notice;
+    size_t  notice_len;
+    char    err[512];
+
+    if (s->sender[0] == 0) {
+	cm_reply(s->st, 503, "Error: need MAIL FROM command");
+	return;
+    }
+    if (s->nrcpt == 0) {
+	cm_reply(s->st, 503, "Error: need RCPT TO command");
+	return;
+    }
+    if (s->spool[0]) {
+	cm_reply(s->st, 503, "5.5.1 Error: DATA already received, send DEPO or RSET");
+	return;
+    }
+    if ((fp = spool_create(s, "envelope", s->spool, sizeof(s->spool))) == 0
+	|| (h = cm_hash_new(CM_HASH_SHA256)) == 0) {
+	if (fp)
+	    fclose(fp);
+	cmtp_discard_data(s);
+	cm_reply(s->st, 451, "4.3.0 Error: cannot create spool file");
+	return;
+    }
+    cm_reply(s->st, 354, "Start mail input; end with <CRLF>.<CRLF>");
+    for (;;) {
+	int     too_long;
+	ssize_t n = cm_stream_getline(s->st, line, sizeof(line), &too_long);
+	const char *p = line;
+
+	if (n < 0) {
+	    /* Truncated DATA: nothing is kept. */
+	    msg_warn("%s: lost connection in DATA after %lld bytes", s->client_addr, s->size);
+	    fclose(fp);
+	    cm_hash_free(h);
+	    cmtp_discard_data(s);
+	    s->errors = CMTP_ERRORS_MAX;	/* the session ends */
+	    return;
+	}
+	if (too_long)
+	    too_long_seen = 1;
+	if (strcmp(line, ".") == 0)
+	    break;
+	if (*p == '.') {
+	    p++;
+	    n--;
+	}
+	s->size += n + 2;
+	if (s->size > limit)
+	    too_big = 1;
+	if (too_big || too_long_seen)
+	    continue;
+	if (fwrite(p, 1, (size_t) n, fp) != (size_t) n || fwrite("\r\n", 1, 2, fp) != 2)
+	    too_big = 2;
+	cm_hash_update(h, p, (size_t) n);
+	cm_hash_update(h, "\r\n", 2);
+    }
+    s->mime_hash = cm_hash_final_b64(h);
+    cm_hash_free(h);
+    if (fflush(fp) != 0)
+	too_big = 2;
+    if (too_big || too_long_seen || s->mime_hash == 0) {
+	fclose(fp);
+	cmtp_discard_data(s);
+	if (too_big == 1)
+	    cm_reply(s->st, 552, "5.3.4 Error: message size exceeds fixed limit");
+	else if (too_long_seen)
+	    cm_reply(s->st, 500, "5.5.2 Error: line too long in message data");
+	else
+	    cm_reply(s->st, 451, "4.3.0 Error: cannot write spool file");
+	return;
+    }
+    rewind(fp);
+    if (cm_headers_read(fp, &hdrs, err, sizeof(err)) < 0) {
+	fclose(fp);
+	cmtp_discard_data(s);
+	cm_reply(s->st, 554, "5.6.0 Error: the ENVELOPE is not a MIME message: %s", err);
+	return;
+    }
+    cm_headers_free(&hdrs);
+    fclose(fp);
+    if (new_envelope_id(s->envelope_id, sizeof(s->envelope_id)) < 0
+	|| (notice = deposit_notice(s, &notice_len, err, sizeof(err))) == 0) {
+	msg_warn("%s: deposit notice: %s", s->client_addr, s->envelope_id[0] ? err : "no randomness");
+	cmtp_discard_data(s);
+	cm_reply(s->st, 451, "4.3.0 Error: cannot issue the deposit notice, try again later");
+	return;
+    }
+    msg_info("%s: from=<%s>, nrcpt=%d, size=%lld, deposit notice issued", s->envelope_id,
+	     s->sender, s->nrcpt, s->size);
+    cm_reply_object(s->st, 250, "DepositNotice", notice, notice_len);
+    cm_reply(s->st, 250, "OK");
+    free(notice);
+}
+
+/* same_cert - base64 DER in a notice equals a certificate */
+static int same_cert(const char *b64, X509 *cert)
+{
+    X509   *c;
+    int     eq;
+
+    if (b64 == 0 || (c = cm_cert_from_b64(b64, strlen(b64))) == 0)
+	return (0);
+    eq = X509_cmp(c, cert) == 0;
+    X509_free(c);
+    return (eq);
+}
+
+/* check_deposit - everything DEPO requires of the signed notice */
+static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
+			         char *err, size_t errlen)
+{
+    CM_DSIG_REPORT rep;
+    char    our_subject[CM_DSIG_TEXT_MAX];
+    int     i;
+    size_t  e;
+    CM_HASH_ALG alg;
+
+    if (n->type != CM_NOTICE_SIGNED_DEPOSIT) {
+	snprintf(err, errlen, "not a SignedDepositNotice");
+	return (-1);
+    }
+    if (cm_dsig_verify(doc, s->trust, &rep) < 0) {
+	snprintf(err, errlen, "signatures do not verify: %s", rep.reason);
+	return (-1);
+    }
+    if (rep.n != 2 || rep.sigs[0].place != CM_DSIG_POSTMARK || rep.sigs[1].place != CM_DSIG_INFO) {
+	snprintf(err, errlen, "expected the server's and the sender's signature, found %d", rep.n);
+	return (-1);
+    }
+    X509_NAME_oneline(X509_get_subject_name(s->server_cert), our_subject, sizeof(our_subject));
+    if (strcmp(rep.sigs[0].subject, our_subject) != 0) {
+	snprintf(err, errlen, "postmark not signed by this server");
+	return (-1);
+    }
+    if (!cm_addr_equal(rep.sigs[1].address, s->sender)) {
+	snprintf(err, errlen, "signed by <%.100s>, not by the sender <%.100s>", rep.sigs[1].address, s->sender);
+	return (-1);
+    }
+    if (n->envelope_id == 0 || strcmp(n->envelope_id, s->envelope_id) != 0) {
+	snprintf(err, errlen, "EnvelopeId is not the one of this deposit");
+	return (-1);
+    }
+    if (n->mime_hash_count != 1 || n->mime_hashes[0].alg != CM_HASH_SHA256
+	|| !cm_hash_b64_equal(n->mime_hashes[0].value, s->mime_hash)) {
+	snprintf(err, errlen, "MimeMessageHash does not match the ENVELOPE received");
+	return (-1);
+    }
+    if (n->entity_count != (size_t) s->nrcpt) {
+	snprintf(err, errlen, "%zu Entity elements for %d recipients", n->entity_count, s->nrcpt);
+	return (-1);
+    }
+    for (i = 0; i < s->nrcpt; i++) {
+	const CM_NOTICE_ENTITY *found = 0;
+
+	for (e = 0; e < n->entity_count; e++) {
+	    if (n->entities[e].address && cm_addr_equal(n->entities[e].address, s->rcpts[i].addr)) {
+		if (found) {
+		    snprintf(err, errlen, "two Entity elements for <%s>", s->rcpts[i].addr);
+		    return (-1);
+		}
+		found = n->entities + e;
+	    }
+	}
+	if (found == 0) {
+	    snprintf(err, errlen, "no Entity for recipient <%s>", s->rcpts[i].addr);
+	    return (-1);
+	}
+	if (found->type != CM_ENTITY_TO && found->type != CM_ENTITY_CC) {
+	    snprintf(err, errlen, "Entity <%s> has Type %s", found->address,
+		     cm_entity_type_name(found->type));
+	    return (-1);
+	}
+	if (!same_cert(found->certificate, s->rcpts[i].cert)) {
+	    snprintf(err, errlen, "Entity <%s> does not carry the recipient's certificate", found->address);
+	    return (-1);
+	}
+	if (found->question.random_number == 0 || strlen(found->question.random_number) < 39
+	    || strspn(found->question.random_number, "0123456789") != strlen(found->question.random_number)) {
+	    snprintf(err, errlen, "Entity <%s>: RandomNumber missing or under 128 bits", found->address);
+	    return (-1);
+	}
+	if (found->question.response == 0 || found->question.response[0] == 0
+	    || cm_hash_from_oid(found->question.response_alg, &alg) < 0 || alg != CM_HASH_SHA256) {
+	    snprintf(err, errlen, "Entity <%s>: no SHA-256 challenge answer", found->address);
+	    return (-1);
+	}
+	if (found->wrapped_key == 0 || found->wrapped_key[0] == 0) {
+	    snprintf(err, errlen, "Entity <%s>: no CipherEnvelopeKey", found->address);
+	    return (-1);
+	}
+    }
+    return (0);
+}
+
+/* remove_file - unlink a temporary file if named */
+static void remove_file(char *path)
+{
+    if (path[0] && unlink(path) < 0 && errno != ENOENT)
+	msg_warn("remove %s: %m", path);
+    path[0] = 0;
+}
+
+/* store_and_submit - seal, write the stored form, queue it, journal it */
+static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_len,
+			            int *temporary, char *err, size_t errlen)
+{
+    char    cpath[PATH_MAX] = "", spath[PATH_MAX] = "", fpath[PATH_MAX] = "";
+    FILE   *cfp = 0, *sfp = 0, *ffp = 0, *env = 0;
+    CM_NOTARY *nc = 0;
+    CM_SEAL_STATS stats;
+    CM_STORED_INFO info;
+    CM_HEADERS hdrs;
+    CM_NOTARY_RECORD_RESULT rec;
+    char    queue_id[64];
+    char    date[64];
+    char    d_queue[96], d_sender[CM_ADDRESS_MAX + 16], d_nrcpt[32], d_notice[96];
+    const char *details[4];
+    char   *notice_hash;
+    unsigned char md[32];
+    size_t  mdlen;
+    CM_HASH *h;
+    int     ret = -1;
+    time_t  now = time(0);
+    struct tm tm;
+
+    memset(&hdrs, 0, sizeof(hdrs));
+    *temporary = 1;
+    if ((env = fopen(s->spool, "r")) == 0) {
+	snprintf(err, errlen, "spool file vanished");
+	goto done;
+    }
+    if ((cfp = spool_create(s, "container", cpath, sizeof(cpath))) == 0
+	|| (sfp = spool_create(s, "sealed", spath, sizeof(spath))) == 0
+	|| (ffp = spool_create(s, "stored", fpath, sizeof(fpath))) == 0) {
+	snprintf(err, errlen, "cannot create spool files");
+	goto done;
+    }
+    if (cm_container_write(cfp, s->envelope_id, notice, notice_len, env, err, errlen) < 0)
+	goto done;
+    rewind(cfp);
+    if ((nc = notary(s, err, errlen)) == 0
+	|| cm_notary_seal(nc, s->envelope_id, fileno(cfp), fileno(sfp), &stats, err, errlen) < 0)
+	goto done;
+    rewind(env);
+    if (cm_headers_read(env, &hdrs, err, errlen) < 0)
+	goto done;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    info.headers = &hdrs;
+    info.envelope_id = s->envelope_id;
+    info.sender = s->sender;
+    info.server = s->hostname;
+    info.date = date;
+    if (fseek(sfp, 0, SEEK_SET) != 0 || cm_storedform_write(ffp, &info, sfp, err, errlen) < 0)
+	goto done;
+    if (fclose(ffp) != 0) {
+	ffp = 0;
+	snprintf(err, errlen, "write error on the stored form");
+	goto done;
+    }
+    ffp = 0;
+    if (cmtp_submit(s, fpath, queue_id, sizeof(queue_id), temporary, err, errlen) < 0)
+	goto done;
+    /* Queued by Postfix; its milter journalled "queued". Now "deposited". */
+    h = cm_hash_new(CM_HASH_SHA256);
+    if (h == 0 || cm_hash_update(h, notice, notice_len) < 0 || cm_hash_final_raw(h, md, &mdlen) < 0) {
+	cm_hash_free(h);
+	snprintf(err, errlen, "hash failure");
+	goto done;
+    }
+    cm_hash_free(h);
+    notice_hash = d_notice + snprintf(d_notice, sizeof(d_notice), "notice_sha256=");
+    for (size_t i = 0; i < mdlen; i++)
+	notice_hash += sprintf(notice_hash, "%02x", md[i]);
+    snprintf(d_queue, sizeof(d_queue), "queue_id=%s", queue_id);
+    snprintf(d_sender, sizeof(d_sender), "sender=%s", s->sender);
+    snprintf(d_nrcpt, sizeof(d_nrcpt), "nrcpt=%d", s->nrcpt);
+    details[0] = d_queue;
+    details[1] = d_sender;
+    details[2] = d_nrcpt;
+    details[3] = d_notice;
+    if (cm_notary_record(nc, s->envelope_id, "deposited", details, 4, &rec, err, errlen) < 0) {
+	msg_warn("%s: queued as %s but the deposit was not journalled: %s",
+		 s->envelope_id, queue_id, err);
+	goto done;
+    }
+    msg_info("%s: deposited, queued as %s, evidence row %lld", s->envelope_id, queue_id, rec.seq);
+    ret = 0;
+done:
+    cm_notary_close(nc);
+    cm_headers_free(&hdrs);
+    if (env)
+	fclose(env);
+    if (cfp)
+	fclose(cfp);
+    if (sfp)
+	fclose(sfp);
+    if (ffp)
+	fclose(ffp);
+    remove_file(cpath);
+    remove_file(spath);
+    remove_file(fpath);
+    return (ret);
+}
+
+/* cmtp_depo - DEPO <base64 SignedDepositNotice> */
+void    cmtp_depo(CMTP_SESSION *s, const char *arg)
+{
+    unsigned char *xml;
+    size_t  len;
+    xmlDocPtr doc = 0;
+    CM_NOTICE *n;
+    char    err[512];
+    int     temporary;
+
+    if (s->spool[0] == 0) {
+	cm_reply(s->st, 503, "5.5.1 Error: need DATA command");
+	return;
+    }
+    if (*arg == 0) {
+	cm_reply(s->st, 501, "5.5.4 Syntax: DEPO <base64 SignedDepositNotice>");
+	return;
+    }
+    if ((xml = cm_base64_decode(arg, strlen(arg), &len)) == 0 || len == 0) {
+	free(xml);
+	cm_reply(s->st, 501, "5.5.4 Error: DEPO argument is not base64");
+	return;
+    }
+    if ((n = cm_notice_read((char *) xml, len, &doc, err, sizeof(err))) == 0) {
+	free(xml);
+	msg_info("%s: DEPO refused: %s", s->envelope_id, err);
+	cm_reply(s->st, 554, "5.6.0 Error: signed deposit notice refused: %s", err);
+	return;
+    }
+    if (check_deposit(s, doc, n, err, sizeof(err)) < 0) {
+	msg_info("%s: DEPO refused: %s", s->envelope_id, err);
+	cm_reply(s->st, 554, "5.7.1 Error: signed deposit notice refused: %s", err);
+    } else if (store_and_submit(s, (char *) xml, len, &temporary, err, sizeof(err)) < 0) {
+	msg_warn("%s: deposit failed: %s", s->envelope_id, err);
+	if (temporary)
+	    cm_reply(s->st, 451, "4.3.0 Error: deposit not completed, try again later: %s", err);
+	else
+	    cm_reply(s->st, 554, "5.3.0 Error: deposit refused: %s", err);
+    } else {
+	cm_reply(s->st, 250, "OK");
+	cmtp_reset(s);
+    }
+    xmlFreeDoc(doc);
+    cm_notice_free(n);
+    free(xml);
+}

@@ -1,0 +1,190 @@
+/*++
+ * NAME
+ *	cmtp_submit 3
+ * SUMMARY
+ *	hand the stored form to Postfix's injection listener over SMTP
+ * DESCRIPTION
+ *	cmtp_submit() connects to injection_address (host:port, or
+ *	unix:/path for an LMTP-less unix smtpd), sends EHLO, MAIL FROM, one
+ *	RCPT TO per recipient and the stored form as DATA (dot-stuffed),
+ *	and returns 0 with Postfix's queue id once Postfix answered 250 to
+ *	the end of data: from then on the message is Postfix's. Any other
+ *	outcome returns -1; *temporary tells a 4xx (or a connection
+ *	problem) from a 5xx. Postfix's milter on that listener checks the
+ *	seal and journals "queued" before Postfix answers.
+ *--*/
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "cm_log.h"
+#include "cm_reply.h"
+#include "cm_stream.h"
+#include "cmtpd.h"
+
+/* connect_to - TCP host:port or unix:/path */
+static int connect_to(const char *where, char *err, size_t errlen)
+{
+    char    host[256];
+    const char *colon;
+    struct addrinfo hints, *res, *ai;
+    int     fd = -1;
+    int     rc;
+
+    if (strncmp(where, "unix:", 5) == 0) {
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(where + 5) >= sizeof(sun.sun_path)) {
+	    snprintf(err, errlen, "socket path too long");
+	    return (-1);
+	}
+	strcpy(sun.sun_path, where + 5);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
+	    || connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+	    snprintf(err, errlen, "connect %s: %s", where, strerror(errno));
+	    if (fd >= 0)
+		close(fd);
+	    return (-1);
+	}
+	return (fd);
+    }
+    colon = strrchr(where, ':');
+    if (colon == 0 || (size_t) (colon - where) >= sizeof(host)) {
+	snprintf(err, errlen, "bad address %s", where);
+	return (-1);
+    }
+    if (where[0] == '[' && colon > where + 1 && colon[-1] == ']')
+	snprintf(host, sizeof(host), "%.*s", (int) (colon - where - 2), where + 1);
+    else
+	snprintf(host, sizeof(host), "%.*s", (int) (colon - where), where);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+	snprintf(err, errlen, "%s: %s", where, gai_strerror(rc));
+	return (-1);
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
+	    continue;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+	    break;
+	close(fd);
+	fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+	snprintf(err, errlen, "connect %s: %s", where, strerror(errno));
+    return (fd);
+}
+
+/* expect - read a reply and require a class; reason on failure */
+static int expect(CM_STREAM *st, int want, const char *step, int *temporary,
+		          CM_REPLY *r, char *err, size_t errlen)
+{
+    if (cm_reply_read(st, r) < 0) {
+	snprintf(err, errlen, "injection listener: connection lost after %s", step);
+	*temporary = 1;
+	return (-1);
+    }
+    if (r->code / 100 != want) {
+	snprintf(err, errlen, "injection listener said %d %s after %s", r->code,
+		 r->nlines ? r->lines[r->nlines - 1] : "", step);
+	*temporary = r->code / 100 != 5;
+	cm_reply_free(r);
+	return (-1);
+    }
+    return (0);
+}
+
+/* cmtp_submit - SMTP transaction with Postfix */
+int     cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,
+		            size_t qlen, int *temporary, char *err, size_t errlen)
+{
+    int     fd;
+    CM_STREAM *st = 0;
+    CM_REPLY r;
+    FILE   *fp = 0;
+    char    line[CM_LINE_MAX + 2];
+    int     i, ret = -1, at_bol;
+    const char *q;
+
+    *temporary = 1;
+    if ((fd = connect_to(cm_config_str(s->cf, "injection_address"), err, errlen)) < 0)
+	return (-1);
+    if ((st = cm_stream_open(fd, fd, (int) cm_config_int(s->cf, "smtp_timeout"))) == 0) {
+	snprintf(err, errlen, "out of memory");
+	goto done;
+    }
+    if (expect(st, 2, "connect", temporary, &r, err, errlen) < 0)
+	goto done;
+    cm_reply_free(&r);
+    cm_stream_printf(st, "EHLO %s\r\n", s->hostname);
+    cm_stream_flush(st);
+    if (expect(st, 2, "EHLO", temporary, &r, err, errlen) < 0)
+	goto done;
+    cm_reply_free(&r);
+    cm_stream_printf(st, "MAIL FROM:<%s>\r\n", s->sender);
+    cm_stream_flush(st);
+    if (expect(st, 2, "MAIL FROM", temporary, &r, err, errlen) < 0)
+	goto done;
+    cm_reply_free(&r);
+    for (i = 0; i < s->nrcpt; i++) {
+	cm_stream_printf(st, "RCPT TO:<%s>\r\n", s->rcpts[i].addr);
+	cm_stream_flush(st);
+	if (expect(st, 2, "RCPT TO", temporary, &r, err, errlen) < 0)
+	    goto done;
+	cm_reply_free(&r);
+    }
+    cm_stream_printf(st, "DATA\r\n");
+    cm_stream_flush(st);
+    if (expect(st, 3, "DATA", temporary, &r, err, errlen) < 0)
+	goto done;
+    cm_reply_free(&r);
+    if ((fp = fopen(stored_path, "r")) == 0) {
+	snprintf(err, errlen, "open stored form: %s", strerror(errno));
+	goto done;
+    }
+    at_bol = 1;
+    while (fgets(line, sizeof(line), fp)) {
+	size_t  n = strlen(line);
+
+	if (at_bol && line[0] == '.' && cm_stream_write(st, ".", 1) < 0)
+	    break;
+	if (cm_stream_write(st, line, n) < 0)
+	    break;
+	at_bol = line[n - 1] == '\n';
+    }
+    if (ferror(fp)) {
+	snprintf(err, errlen, "read error on the stored form");
+	goto done;
+    }
+    cm_stream_printf(st, ".\r\n");
+    if (cm_stream_flush(st) < 0) {
+	snprintf(err, errlen, "injection listener: write error in DATA");
+	goto done;
+    }
+    if (expect(st, 2, "end of data", temporary, &r, err, errlen) < 0)
+	goto done;
+    q = r.nlines ? strstr(r.lines[r.nlines - 1], "queued as ") : 0;
+    snprintf(queue_id, qlen, "%s", q ? q + 10 : "unknown");
+    queue_id[strcspn(queue_id, " \t")] = 0;
+    cm_reply_free(&r);
+    cm_stream_printf(st, "QUIT\r\n");
+    cm_stream_flush(st);
+    ret = 0;
+done:
+    if (fp)
+	fclose(fp);
+    cm_stream_close(st);
+    close(fd);
+    return (ret);
+}

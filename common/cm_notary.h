@@ -1,0 +1,280 @@
+#ifndef CM_NOTARY_H
+#define CM_NOTARY_H
+/*++
+ * NAME
+ *	cm_notary 3h
+ * SUMMARY
+ *	the cmail-notary unix-socket protocol, its codec and its client
+ * SYNOPSIS
+ *	#include "cm_notary.h"
+ *
+ *	Client (cm_notary_client.c):
+ *
+ *	CM_NOTARY *cm_notary_connect(const char *path, int timeout_ms,
+ *				char *err, size_t errlen);
+ *	void	cm_notary_close(CM_NOTARY *nc);
+ *	int	cm_notary_ping(CM_NOTARY *nc, CM_NOTARY_INFO *info,
+ *				char *err, size_t errlen);
+ *	int	cm_notary_sign(CM_NOTARY *nc, const char *xml, size_t len,
+ *				CM_NOTARY_PLACE place, char **signed_r,
+ *				size_t *signed_len_r, char *err, size_t errlen);
+ *	int	cm_notary_seal(CM_NOTARY *nc, const char *envelope_id,
+ *				int in_fd, int out_fd, CM_SEAL_STATS *stats,
+ *				char *err, size_t errlen);
+ *	int	cm_notary_unseal(CM_NOTARY *nc, const char *envelope_id,
+ *				int in_fd, int out_fd, CM_SEAL_STATS *stats,
+ *				char *err, size_t errlen);
+ *	int	cm_notary_record(CM_NOTARY *nc, const char *envelope_id,
+ *				const char *event, const char *const *details,
+ *				size_t ndetails, CM_NOTARY_RECORD_RESULT *res,
+ *				char *err, size_t errlen);
+ *
+ *	Codec, shared by the client and cmail-notary (cm_notary_msg.c):
+ *
+ *	void	cm_notary_out_init(CM_NOTARY_OUT *o, int type, uint32_t id);
+ *	void	cm_notary_out_add(CM_NOTARY_OUT *o, int tag,
+ *				const void *data, size_t len);
+ *	void	cm_notary_out_str(CM_NOTARY_OUT *o, int tag, const char *s);
+ *	void	cm_notary_out_u64(CM_NOTARY_OUT *o, int tag, uint64_t v);
+ *	void	cm_notary_out_fd(CM_NOTARY_OUT *o, int fd);
+ *	int	cm_notary_out_send(int sock, CM_NOTARY_OUT *o, int timeout_ms,
+ *				char *err, size_t errlen);
+ *	void	cm_notary_out_free(CM_NOTARY_OUT *o);
+ *	int	cm_notary_recv(int sock, CM_NOTARY_MSG *m, int idle_timeout_ms,
+ *				int timeout_ms, char *err, size_t errlen);
+ *	int	cm_notary_decode(CM_NOTARY_MSG *m, char *err, size_t errlen);
+ *	const CM_NOTARY_FIELD *cm_notary_get(const CM_NOTARY_MSG *m, int tag,
+ *				size_t nth);
+ *	int	cm_notary_get_str(const CM_NOTARY_MSG *m, int tag, char *buf,
+ *				size_t buflen);
+ *	int	cm_notary_get_u64(const CM_NOTARY_MSG *m, int tag, uint64_t *v);
+ *	int	cm_notary_take_fd(CM_NOTARY_MSG *m, int i);
+ *	void	cm_notary_msg_free(CM_NOTARY_MSG *m);
+ *	const char *cm_notary_type_name(int type);
+ * DESCRIPTION
+ *	cmail-notary(8) holds the server signing key, the seal key and
+ *	the evidence journal. Every other program asks it over a unix
+ *	stream socket (cmail.conf: notary_socket). This header is the
+ *	protocol; the notary and the client library share the codec.
+ * FRAMING
+ *	Every message, in both directions, is one frame:
+ * .nf
+ *	length   4 bytes  big-endian: number of bytes that follow,
+ *	                  CM_NOTARY_HEADER_LEN .. CM_NOTARY_FRAME_MAX
+ *	version  1 byte   CM_NOTARY_VERSION (1)
+ *	type     1 byte   request type, or reply type (below)
+ *	id       4 bytes  big-endian, chosen by the client; the reply
+ *	                  carries the id of its request
+ *	fields   the rest: zero or more of
+ *	           tag    1 byte
+ *	           length 4 bytes big-endian
+ *	           value  length bytes
+ * .fi
+ *	File descriptors travel as one SCM_RIGHTS control message sent
+ *	with the first byte of the frame (the length). Bulk data never
+ *	travels through the socket: SEAL and UNSEAL carry exactly two
+ *	descriptors, [0] to read the input from and [1] to write the
+ *	output to; every other message carries none.
+ *
+ *	A connection carries any number of requests, one at a time: the
+ *	client sends a request and reads its reply before the next.
+ * DECODER
+ *	Each message type has a table of the fields it may carry, how
+ *	many times (most: exactly once or at most once; DETAIL up to
+ *	CM_EVIDENCE_DETAILS_MAX) and whether required; each tag has a size
+ *	limit (exact for the numeric and hex fields). A frame is refused
+ *	when it is shorter than the header ("short message"), longer than
+ *	CM_NOTARY_FRAME_MAX ("frame too long": not read at all), of
+ *	another version, of an unknown type, carries an unknown field, a
+ *	field twice, a field over its limit, a missing required field, a
+ *	field header or value running past the end ("truncated field":
+ *	trailing bytes are never ignored), or the wrong number of
+ *	descriptors. Text values must not contain NUL. A frame that stops
+ *	arriving for CM_NOTARY_IO_TIMEOUT is "truncated frame".
+ *
+ *	When the notary refuses a frame it answers ERROR (with the
+ *	frame's id when the header was readable, else 0) and closes the
+ *	connection; it never exits or crashes because of a client. When a
+ *	well-formed request fails (a notice that is not valid, a blob that
+ *	does not unseal, a journal write that failed) it answers ERROR and
+ *	keeps the connection open.
+ * REQUESTS
+ * .IP "PING (1): no fields"
+ *	Reply PING_OK: KEY_ID (the seal key id, as in sealed blobs),
+ *	CERT_SHA256 (hex SHA-256 of the DER server certificate), VERSION.
+ * .IP "SIGN (2): NOTICE, PLACE"
+ *	NOTICE is a notice XML document of at most CM_NOTICE_MAX bytes;
+ *	PLACE is "postmark" (DigitalPostmark) or "info"
+ *	(EnvelopeInformation, where a server signs only as S1 of a
+ *	transit notice). The notary parses it with the hardened parser,
+ *	checks it is one of the six notices (cm_notice_parse()), and signs
+ *	it with the server key at that place (cm_dsig_sign(); the
+ *	signature table of cm_dsig(3h) decides what may be signed where).
+ *	Reply SIGN_OK: NOTICE, the signed document.
+ * .IP "SEAL (3): ENVELOPE_ID; descriptors [0] plaintext in, [1] blob out"
+ *	The notary reads the plaintext stored-form container from [0]
+ *	until end of file and writes the sealed blob (cm_seal(3h) format)
+ *	to [1]. Reply SEAL_OK: KEY_ID, BYTES_IN, BYTES_OUT.
+ * .IP "UNSEAL (4): ENVELOPE_ID; descriptors [0] blob in, [1] plaintext out"
+ *	Refused when the blob's key id is not the notary's seal key, its
+ *	envelope id is not ENVELOPE_ID, or its tag does not verify.
+ *	Plaintext is streamed to [1] before the tag at the end is checked:
+ *	on an ERROR reply the caller MUST discard everything written to
+ *	[1]. Reply UNSEAL_OK: KEY_ID, BYTES_IN, BYTES_OUT.
+ * .IP "RECORD (5): ENVELOPE_ID, EVENT, DETAIL*"
+ *	EVENT is one of deposited, queued, relayed, transit, challenged,
+ *	answered, receipt-sent, non-delivery; each DETAIL is one
+ *	"key=value" (key [a-z0-9_]{1,32}, printable value of at most 512
+ *	bytes, keys unique, at most 16; e.g. queue_id=ABC123,
+ *	recipient=bob@example.org, notice_sha256=...). The notary appends
+ *	the row to the evidence journal (cm_evidence(3h)) and answers only
+ *	after the SQLite commit is on disk. Reply RECORD_OK: SEQ (the row
+ *	number), HASH (the row hash, 64 hex).
+ * REPLIES
+ *	A successful reply has type (request type | 0x80); a failure has
+ *	type ERROR (0xff) and one field ERROR: a one-line reason (at most
+ *	CM_NOTARY_ERROR_MAX bytes) for the caller's log. Every reply
+ *	carries the id of its request.
+ * CLIENT
+ *	cm_notary_connect() connects to the socket path, waiting at most
+ *	timeout_ms; the same bound applies to every later send and to the
+ *	wait for every reply (SEAL and UNSEAL add one second per 10 MB of
+ *	a regular input file), so a dead or hung notary never hangs the
+ *	caller. Every function returns 0, or -1 with a one-line reason in
+ *	err ("notary: ..."). After a transport or protocol failure the
+ *	handle is unusable (later calls fail); after an ERROR reply it can
+ *	be used again. cm_notary_sign() returns the signed document in
+ *	*signed_r (malloc()ed, NUL-terminated, length in *signed_len_r).
+ *	cm_notary_record() takes the details as "key=value" strings.
+ * CODEC
+ *	cm_notary_out_*() build one frame (errors are remembered and
+ *	reported by cm_notary_out_send()). cm_notary_recv() reads one
+ *	frame and its descriptors: it waits at most idle_timeout_ms for
+ *	the first byte (<= 0: forever) and timeout_ms for the rest; it
+ *	returns 1 with a frame, 0 on end of file before the first byte, -1
+ *	with a reason (the header fields of m are set when they were
+ *	read). cm_notary_decode() checks the frame against the tables
+ *	above. cm_notary_get() returns the nth (from 0) field with tag or
+ *	NULL. cm_notary_take_fd() hands descriptor i to the caller.
+ *	cm_notary_msg_free() closes descriptors not taken.
+ * SEE ALSO
+ *	cmail-notary(8), cm_seal(3h), cm_evidence(3h), cm_dsig(3h)
+ *--*/
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cm_limits.h"
+#include "cm_seal.h"
+#include "cm_evidence.h"
+
+#define CM_NOTARY_VERSION	1
+#define CM_NOTARY_HEADER_LEN	6	/* version, type, id */
+#define CM_NOTARY_FRAME_MAX	(CM_NOTICE_MAX + 4096)
+#define CM_NOTARY_FIELDS_MAX	24
+#define CM_NOTARY_FDS_MAX	2
+#define CM_NOTARY_ERROR_MAX	512
+#define CM_NOTARY_IO_TIMEOUT	10000	/* ms, rest of a frame once started */
+
+/* Request types; a successful reply is type | CM_NOTARY_REPLY. */
+#define CM_NOTARY_PING		1
+#define CM_NOTARY_SIGN		2
+#define CM_NOTARY_SEAL		3
+#define CM_NOTARY_UNSEAL	4
+#define CM_NOTARY_RECORD	5
+#define CM_NOTARY_REPLY		0x80
+#define CM_NOTARY_ERROR		0xff
+
+/* Field tags. */
+#define CM_NF_ENVELOPE_ID	1	/* text, 1..CM_ENVELOPE_ID_MAX */
+#define CM_NF_PLACE		2	/* text "postmark" or "info" */
+#define CM_NF_NOTICE		3	/* XML, 1..CM_NOTICE_MAX */
+#define CM_NF_EVENT		4	/* text, evidence event name */
+#define CM_NF_DETAIL		5	/* text key=value, repeatable */
+#define CM_NF_SEQ		6	/* 8 bytes big-endian */
+#define CM_NF_HASH		7	/* 64 hex */
+#define CM_NF_KEY_ID		8	/* 16 hex */
+#define CM_NF_BYTES_IN		9	/* 8 bytes big-endian */
+#define CM_NF_BYTES_OUT		10	/* 8 bytes big-endian */
+#define CM_NF_ERROR		11	/* text, 1..CM_NOTARY_ERROR_MAX */
+#define CM_NF_VERSION		12	/* text, 1..64 */
+#define CM_NF_CERT_SHA256	13	/* 64 hex */
+
+typedef enum {
+    CM_NOTARY_PLACE_POSTMARK = 1,
+    CM_NOTARY_PLACE_INFO = 2,
+} CM_NOTARY_PLACE;
+
+typedef struct {
+    int     tag;
+    const unsigned char *data;
+    size_t  len;
+} CM_NOTARY_FIELD;
+
+typedef struct {
+    unsigned char *buf;			/* the frame after the length */
+    size_t  len;
+    int     version;
+    int     type;
+    uint32_t id;
+    int     have_header;		/* version, type and id were read */
+    CM_NOTARY_FIELD fields[CM_NOTARY_FIELDS_MAX];
+    size_t  nfields;
+    int     fds[CM_NOTARY_FDS_MAX];
+    int     nfds;
+} CM_NOTARY_MSG;
+
+typedef struct {
+    unsigned char *buf;			/* length prefix + frame */
+    size_t  len;
+    size_t  cap;
+    int     fds[CM_NOTARY_FDS_MAX];
+    int     nfds;
+    int     failed;
+} CM_NOTARY_OUT;
+
+typedef struct {
+    char    key_id[CM_SEAL_KEY_ID_LEN + 1];
+    char    cert_sha256[65];
+    char    version[65];
+} CM_NOTARY_INFO;
+
+typedef struct {
+    long long seq;
+    char    hash[CM_EVIDENCE_HASH_LEN + 1];
+} CM_NOTARY_RECORD_RESULT;
+
+typedef struct CM_NOTARY CM_NOTARY;
+
+/* Client. */
+extern CM_NOTARY *cm_notary_connect(const char *path, int timeout_ms, char *err, size_t errlen);
+extern void cm_notary_close(CM_NOTARY *nc);
+extern int cm_notary_ping(CM_NOTARY *nc, CM_NOTARY_INFO *info, char *err, size_t errlen);
+extern int cm_notary_sign(CM_NOTARY *nc, const char *xml, size_t len, CM_NOTARY_PLACE place,
+			          char **signed_r, size_t *signed_len_r, char *err, size_t errlen);
+extern int cm_notary_seal(CM_NOTARY *nc, const char *envelope_id, int in_fd, int out_fd,
+			          CM_SEAL_STATS *stats, char *err, size_t errlen);
+extern int cm_notary_unseal(CM_NOTARY *nc, const char *envelope_id, int in_fd, int out_fd,
+			            CM_SEAL_STATS *stats, char *err, size_t errlen);
+extern int cm_notary_record(CM_NOTARY *nc, const char *envelope_id, const char *event,
+			            const char *const *details, size_t ndetails,
+			            CM_NOTARY_RECORD_RESULT *res, char *err, size_t errlen);
+
+/* Codec. */
+extern void cm_notary_out_init(CM_NOTARY_OUT *o, int type, uint32_t id);
+extern void cm_notary_out_add(CM_NOTARY_OUT *o, int tag, const void *data, size_t len);
+extern void cm_notary_out_str(CM_NOTARY_OUT *o, int tag, const char *s);
+extern void cm_notary_out_u64(CM_NOTARY_OUT *o, int tag, uint64_t v);
+extern void cm_notary_out_fd(CM_NOTARY_OUT *o, int fd);
+extern int cm_notary_out_send(int sock, CM_NOTARY_OUT *o, int timeout_ms, char *err, size_t errlen);
+extern void cm_notary_out_free(CM_NOTARY_OUT *o);
+extern int cm_notary_recv(int sock, CM_NOTARY_MSG *m, int idle_timeout_ms, int timeout_ms,
+			          char *err, size_t errlen);
+extern int cm_notary_decode(CM_NOTARY_MSG *m, char *err, size_t errlen);
+extern const CM_NOTARY_FIELD *cm_notary_get(const CM_NOTARY_MSG *m, int tag, size_t nth);
+extern int cm_notary_get_str(const CM_NOTARY_MSG *m, int tag, char *buf, size_t buflen);
+extern int cm_notary_get_u64(const CM_NOTARY_MSG *m, int tag, uint64_t *v);
+extern int cm_notary_take_fd(CM_NOTARY_MSG *m, int i);
+extern void cm_notary_msg_free(CM_NOTARY_MSG *m);
+extern const char *cm_notary_type_name(int type);
+
+#endif

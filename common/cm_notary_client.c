@@ -1,0 +1,321 @@
+/*++
+ * NAME
+ *	cm_notary_client 3
+ * SUMMARY
+ *	client side of the cmail-notary protocol
+ * DESCRIPTION
+ *	See cm_notary.h. One handle is one connection; requests on it are
+ *	sequential (one thread at a time). Every wait is bounded.
+ *--*/
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "cm_notary.h"
+
+struct CM_NOTARY {
+    int     sock;
+    int     timeout_ms;
+    uint32_t next_id;
+    int     broken;			/* transport or protocol failure */
+};
+
+/* cm_notary_connect - connect to the notary socket */
+CM_NOTARY *cm_notary_connect(const char *path, int timeout_ms, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    struct timespec start, now;
+    CM_NOTARY *nc;
+    int     sock;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (path == 0 || strlen(path) >= sizeof(sun.sun_path)) {
+	snprintf(err, errlen, "notary: socket path too long");
+	return (0);
+    }
+    memcpy(sun.sun_path, path, strlen(path));
+    if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+	snprintf(err, errlen, "notary: socket: %s", strerror(errno));
+	return (0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+	long    ms;
+
+	if (connect(sock, (struct sockaddr *) &sun, sizeof(sun)) == 0)
+	    break;
+	if (errno == EINTR)
+	    continue;
+	/* A full listen queue gives EAGAIN on unix sockets: retry. */
+	if (errno != EAGAIN && errno != EINPROGRESS) {
+	    snprintf(err, errlen, "notary: connect %s: %s", path, strerror(errno));
+	    close(sock);
+	    return (0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
+	if (timeout_ms > 0 && ms >= timeout_ms) {
+	    snprintf(err, errlen, "notary: connect %s: timeout", path);
+	    close(sock);
+	    return (0);
+	}
+	usleep(10000);
+    }
+    if ((nc = calloc(1, sizeof(*nc))) == 0) {
+	snprintf(err, errlen, "notary: out of memory");
+	close(sock);
+	return (0);
+    }
+    nc->sock = sock;
+    nc->timeout_ms = timeout_ms;
+    nc->next_id = 1;
+    return (nc);
+}
+
+/* cm_notary_close - disconnect */
+void    cm_notary_close(CM_NOTARY *nc)
+{
+    if (nc) {
+	close(nc->sock);
+	free(nc);
+    }
+}
+
+/*
+ * nc_call - send a request, read and decode its reply. Returns 0 with
+ * the success reply in *reply, 1 with an ERROR reply (reason copied to
+ * err, *reply freed), -1 on a transport or protocol failure.
+ */
+static int nc_call(CM_NOTARY *nc, CM_NOTARY_OUT *o, int reply_timeout_ms,
+		           CM_NOTARY_MSG *reply, char *err, size_t errlen)
+{
+    char    why[256];
+    int     type = o->buf ? o->buf[5] : 0;
+    uint32_t id = o->buf ? (uint32_t) o->buf[6] << 24 | (uint32_t) o->buf[7] << 16
+	| (uint32_t) o->buf[8] << 8 | o->buf[9] : 0;
+    int     n;
+
+    memset(reply, 0, sizeof(*reply));
+    reply->fds[0] = reply->fds[1] = -1;
+    if (nc->broken) {
+	snprintf(err, errlen, "notary: connection unusable after an earlier failure");
+	return (-1);
+    }
+    if (cm_notary_out_send(nc->sock, o, nc->timeout_ms, err, errlen) < 0) {
+	nc->broken = 1;
+	return (-1);
+    }
+    n = cm_notary_recv(nc->sock, reply, reply_timeout_ms, nc->timeout_ms, why, sizeof(why));
+    if (n <= 0) {
+	snprintf(err, errlen, "notary: %s", n == 0 ? "connection closed by the notary" : why);
+	cm_notary_msg_free(reply);
+	nc->broken = 1;
+	return (-1);
+    }
+    if (cm_notary_decode(reply, why, sizeof(why)) < 0) {
+	snprintf(err, errlen, "notary: bad reply: %s", why);
+	cm_notary_msg_free(reply);
+	nc->broken = 1;
+	return (-1);
+    }
+    if (reply->type == CM_NOTARY_ERROR) {
+	char    text[CM_NOTARY_ERROR_MAX + 1];
+
+	if (cm_notary_get_str(reply, CM_NF_ERROR, text, sizeof(text)) < 0)
+	    snprintf(text, sizeof(text), "(no reason)");
+	snprintf(err, errlen, "notary: %s", text);
+	/* An ERROR for a frame it could not read ends the connection. */
+	if (reply->id != id)
+	    nc->broken = 1;
+	cm_notary_msg_free(reply);
+	return (1);
+    }
+    if (reply->id != id || reply->type != (type | CM_NOTARY_REPLY)) {
+	snprintf(err, errlen, "notary: reply %s id %u does not match request %s id %u",
+		 cm_notary_type_name(reply->type), (unsigned) reply->id,
+		 cm_notary_type_name(type), (unsigned) id);
+	cm_notary_msg_free(reply);
+	nc->broken = 1;
+	return (-1);
+    }
+    return (0);
+}
+
+/* nc_hex_ok - exactly len lowercase hex digits */
+static int nc_hex_ok(const char *s, size_t len)
+{
+    return (strlen(s) == len && strspn(s, "0123456789abcdef") == len);
+}
+
+/* cm_notary_ping - is the notary alive; its key id and certificate hash */
+int     cm_notary_ping(CM_NOTARY *nc, CM_NOTARY_INFO *info, char *err, size_t errlen)
+{
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    CM_NOTARY_INFO tmp;
+    int     ret;
+
+    cm_notary_out_init(&o, CM_NOTARY_PING, nc->next_id++);
+    ret = nc_call(nc, &o, nc->timeout_ms, &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    if (info == 0)
+	info = &tmp;
+    if (cm_notary_get_str(&r, CM_NF_KEY_ID, info->key_id, sizeof(info->key_id)) < 0
+	|| cm_notary_get_str(&r, CM_NF_CERT_SHA256, info->cert_sha256,
+			     sizeof(info->cert_sha256)) < 0
+	|| cm_notary_get_str(&r, CM_NF_VERSION, info->version, sizeof(info->version)) < 0) {
+	snprintf(err, errlen, "notary: bad PING reply");
+	ret = -1;
+    }
+    cm_notary_msg_free(&r);
+    return (ret);
+}
+
+/* cm_notary_sign - have the notary sign a notice at a place */
+int     cm_notary_sign(CM_NOTARY *nc, const char *xml, size_t len, CM_NOTARY_PLACE place,
+		               char **signed_r, size_t *signed_len_r, char *err, size_t errlen)
+{
+    const CM_NOTARY_FIELD *f;
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    int     ret;
+
+    *signed_r = 0;
+    if (len == 0 || len > CM_NOTICE_MAX) {
+	snprintf(err, errlen, "notary: notice of %zu bytes (limit %d)", len, CM_NOTICE_MAX);
+	return (-1);
+    }
+    if (place != CM_NOTARY_PLACE_POSTMARK && place != CM_NOTARY_PLACE_INFO) {
+	snprintf(err, errlen, "notary: bad signature place");
+	return (-1);
+    }
+    cm_notary_out_init(&o, CM_NOTARY_SIGN, nc->next_id++);
+    cm_notary_out_add(&o, CM_NF_NOTICE, xml, len);
+    cm_notary_out_str(&o, CM_NF_PLACE, place == CM_NOTARY_PLACE_INFO ? "info" : "postmark");
+    ret = nc_call(nc, &o, nc->timeout_ms, &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    f = cm_notary_get(&r, CM_NF_NOTICE, 0);
+    if ((*signed_r = malloc(f->len + 1)) == 0) {
+	snprintf(err, errlen, "notary: out of memory");
+	cm_notary_msg_free(&r);
+	return (-1);
+    }
+    memcpy(*signed_r, f->data, f->len);
+    (*signed_r)[f->len] = 0;
+    if (signed_len_r)
+	*signed_len_r = f->len;
+    cm_notary_msg_free(&r);
+    return (0);
+}
+
+/* nc_bulk - SEAL or UNSEAL: descriptors to the notary, counts back */
+static int nc_bulk(CM_NOTARY *nc, int type, const char *envelope_id, int in_fd, int out_fd,
+		           CM_SEAL_STATS *stats, char *err, size_t errlen)
+{
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    struct stat st;
+    uint64_t in = 0, out = 0;
+    int     wait_ms = nc->timeout_ms;
+    int     ret;
+
+    if (!cm_seal_envelope_id_ok(envelope_id)) {
+	snprintf(err, errlen, "notary: bad envelope id");
+	return (-1);
+    }
+    /* Allow one second per 10 MB of a regular input file. */
+    if (wait_ms > 0 && fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode))
+	wait_ms += (int) (st.st_size / (10 * 1024 * 1024) + 1) * 1000;
+    cm_notary_out_init(&o, type, nc->next_id++);
+    cm_notary_out_str(&o, CM_NF_ENVELOPE_ID, envelope_id);
+    cm_notary_out_fd(&o, in_fd);
+    cm_notary_out_fd(&o, out_fd);
+    ret = nc_call(nc, &o, wait_ms, &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    if (cm_notary_get_u64(&r, CM_NF_BYTES_IN, &in) < 0
+	|| cm_notary_get_u64(&r, CM_NF_BYTES_OUT, &out) < 0) {
+	snprintf(err, errlen, "notary: bad %s reply", cm_notary_type_name(r.type));
+	ret = -1;
+    }
+    if (stats) {
+	stats->in_bytes = in;
+	stats->out_bytes = out;
+    }
+    cm_notary_msg_free(&r);
+    return (ret);
+}
+
+/* cm_notary_seal - seal in_fd into out_fd */
+int     cm_notary_seal(CM_NOTARY *nc, const char *envelope_id, int in_fd, int out_fd,
+		               CM_SEAL_STATS *stats, char *err, size_t errlen)
+{
+    return (nc_bulk(nc, CM_NOTARY_SEAL, envelope_id, in_fd, out_fd, stats, err, errlen));
+}
+
+/* cm_notary_unseal - unseal in_fd into out_fd; discard out_fd on failure */
+int     cm_notary_unseal(CM_NOTARY *nc, const char *envelope_id, int in_fd, int out_fd,
+			         CM_SEAL_STATS *stats, char *err, size_t errlen)
+{
+    return (nc_bulk(nc, CM_NOTARY_UNSEAL, envelope_id, in_fd, out_fd, stats, err, errlen));
+}
+
+/* cm_notary_record - journal one evidence event */
+int     cm_notary_record(CM_NOTARY *nc, const char *envelope_id, const char *event,
+			         const char *const *details, size_t ndetails,
+			         CM_NOTARY_RECORD_RESULT *res, char *err, size_t errlen)
+{
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    uint64_t seq = 0;
+    char    hash[CM_EVIDENCE_HASH_LEN + 1];
+    size_t  i;
+    int     ret;
+
+    if (!cm_seal_envelope_id_ok(envelope_id)) {
+	snprintf(err, errlen, "notary: bad envelope id");
+	return (-1);
+    }
+    if (!cm_evidence_event_ok(event)) {
+	snprintf(err, errlen, "notary: unknown evidence event '%.32s'", event ? event : "");
+	return (-1);
+    }
+    if (ndetails > CM_EVIDENCE_DETAILS_MAX) {
+	snprintf(err, errlen, "notary: more than %d details", CM_EVIDENCE_DETAILS_MAX);
+	return (-1);
+    }
+    cm_notary_out_init(&o, CM_NOTARY_RECORD, nc->next_id++);
+    cm_notary_out_str(&o, CM_NF_ENVELOPE_ID, envelope_id);
+    cm_notary_out_str(&o, CM_NF_EVENT, event);
+    for (i = 0; i < ndetails; i++)
+	cm_notary_out_str(&o, CM_NF_DETAIL, details[i]);
+    ret = nc_call(nc, &o, nc->timeout_ms, &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    if (cm_notary_get_u64(&r, CM_NF_SEQ, &seq) < 0 || seq == 0 || seq > INT64_MAX
+	|| cm_notary_get_str(&r, CM_NF_HASH, hash, sizeof(hash)) < 0
+	|| !nc_hex_ok(hash, CM_EVIDENCE_HASH_LEN)) {
+	snprintf(err, errlen, "notary: bad RECORD reply");
+	ret = -1;
+    } else if (res) {
+	res->seq = (long long) seq;
+	memcpy(res->hash, hash, sizeof(res->hash));
+    }
+    cm_notary_msg_free(&r);
+    return (ret);
+}

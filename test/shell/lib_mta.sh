@@ -1,0 +1,718 @@
+# test/shell/lib_mta.sh - private Postfix and Dovecot instances for integration tests
+#
+# Source it AFTER lib.sh:
+#     . "$top_srcdir/test/shell/lib.sh"
+#     . "$top_srcdir/test/shell/lib_mta.sh"
+#
+# Everything lives under the test's scratch directory $T; nothing under /etc, /var
+# or /run is read for configuration or written. The packaged system services are
+# neither used nor touched. Listeners are on 127.0.0.1, on ports chosen free at run
+# time (see mta_free_port), so tests may run in parallel under `make -j check`.
+# Cleanup (mta_stop) is registered with cm_on_exit, and INT/TERM/HUP are turned into
+# an exit so that the instances are stopped even when a test is interrupted.
+#
+# Layout under $T:
+#     $T/postfix/etc        main.cf, master.cf, vmailbox        (POSTFIX_CONF)
+#     $T/postfix/spool      queue_directory
+#     $T/postfix/data       data_directory
+#     $T/postfix/maillog    the Postfix log                     (POSTFIX_LOG)
+#     $T/dovecot/dovecot.conf                                   (DOVECOT_CONF)
+#     $T/dovecot/run        base_dir; run/lmtp is the LMTP socket (DOVECOT_LMTP)
+#     $T/dovecot/state      state_dir
+#     $T/dovecot/users      passwd-file (passdb and userdb)
+#     $T/dovecot/ssl        self-signed TLS certificate and key
+#     $T/dovecot/dovecot.log                                    (DOVECOT_LOG)
+#     $T/mail/USER          USER's Maildir (new/ cur/ tmp/)
+#
+# Mail path: smtp_send -> Postfix smtpd on 127.0.0.1:$POSTFIX_SMTP_PORT ->
+# virtual_mailbox_domains = $MTA_DOMAIN, virtual_transport = lmtp:unix:$DOVECOT_LMTP ->
+# Dovecot LMTP -> $T/mail/USER. Mail for any other domain is refused by the
+# error transport (nothing ever leaves the machine).
+#
+# Settings a test may change BEFORE calling the start functions:
+#     MTA_DOMAIN (example.org), MTA_HOSTNAME (mail.$MTA_DOMAIN),
+#     MTA_MAIL_USER (mail): the system user owning every Maildir,
+#     MTA_DEFAULT_PASS (secret): password of users created without one,
+#     MTA_TIMEOUT (20): seconds any single wait may take,
+#     DOVECOT_EXTRA_CONF: text appended to dovecot.conf (mail_plugins, plugin {}),
+#     DOVECOT_PLUGIN_DIR: mail_plugin_dir (default /usr/lib/dovecot/modules),
+#     DOVECOT_SSL_CERT / DOVECOT_SSL_KEY: TLS certificate/key to use instead of the
+#         generated self-signed pair,
+#     POSTFIX_EXTRA_MAIN: lines appended to main.cf (later lines override earlier),
+#     POSTFIX_EXTRA_MASTER: lines appended to master.cf (milters, spawn services,
+#         injection listeners; take their ports from mta_free_port).
+#
+# Exported after start:
+#     DOVECOT_CONF DOVECOT_LOG DOVECOT_LMTP DOVECOT_IMAP_PORT DOVECOT_POP3_PORT
+#     DOVECOT_IMAP_PLAIN_PORT DOVECOT_POP3_PLAIN_PORT (STARTTLS-capable, plaintext)
+#     DOVECOT_SSL_CA (the certificate clients should trust)
+#     POSTFIX_CONF POSTFIX_LOG POSTFIX_SMTP_PORT
+#
+# Functions (each documented where it is defined):
+#     mta_users USER[:PASS]...          create mailbox users
+#     dovecot_start / postfix_start     start the instances
+#     mta_stop                          stop both, kill leftovers, free the ports
+#     smtp_send FROM TO[,TO...] FILE [HOST:PORT]
+#     wait_for_mail USER [COUNT] [TIMEOUT]
+#     imap_fetch USER PASS N            imap_raw USER PASS CMD...
+#     pop3_list USER PASS               pop3_retr USER PASS N    pop3_raw USER PASS CMD...
+#     mta_free_port VAR                 mta_wait_port PORT [TIMEOUT]
+#     mta_port_free PORT                mta_instance_pids    mta_log_tail
+#     mta_pass USER                     mta_maildir USER     mta_count_mail USER
+
+: "${MTA_DOMAIN:=example.org}"
+: "${MTA_HOSTNAME:=mail.$MTA_DOMAIN}"
+: "${MTA_MAIL_USER:=mail}"
+: "${MTA_DEFAULT_PASS:=secret}"
+: "${MTA_TIMEOUT:=20}"
+: "${DOVECOT_EXTRA_CONF:=}"
+: "${DOVECOT_PLUGIN_DIR:=/usr/lib/dovecot/modules}"
+: "${DOVECOT_SSL_CERT:=}"
+: "${DOVECOT_SSL_KEY:=}"
+: "${POSTFIX_EXTRA_MAIN:=}"
+: "${POSTFIX_EXTRA_MASTER:=}"
+
+# Port range: below Linux's default ephemeral range (32768-60999), so that outgoing
+# connections never sit on a port we are about to listen on.
+MTA_PORT_MIN=20000
+MTA_PORT_SPAN=12000
+# Reservations, shared by every test of every tree on this machine: a directory
+# per port holding the reserving shell's pid. Stale entries (dead pid) are reused.
+mta_port_dir=${TMPDIR:-/tmp}/cmail-test-ports
+
+mta_inited=
+mta_dovecot_running=
+mta_postfix_running=
+
+# mta_diag TEXT...: a diagnostic line, as a TAP comment on stderr (goes to the log)
+mta_diag() { printf '# %s\n' "$*" >&2; }
+
+# mta_now: seconds since the epoch with fractions, for timing
+mta_now() { date +%s.%N; }
+
+# mta_elapsed START: seconds since START (from mta_now), two decimals
+mta_elapsed() { awk -v a="$1" -v b="$(mta_now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# mta_init: scratch layout and sanity checks; idempotent, called by every entry point
+mta_init() {
+    [ -n "$mta_inited" ] && return 0
+    local d u
+    if [ "$(id -u)" -ne 0 ]; then
+        mta_diag "lib_mta.sh: must run as root (Postfix and Dovecot drop privileges)"
+        return 1
+    fi
+    for u in postfix dovecot dovenull "$MTA_MAIL_USER"; do
+        getent passwd "$u" >/dev/null || {
+            mta_diag "lib_mta.sh: system user '$u' missing (packages postfix, dovecot-core installed?)"
+            return 1
+        }
+    done
+    getent group postdrop >/dev/null || { mta_diag "lib_mta.sh: group postdrop missing"; return 1; }
+    # The daemons run as postfix, dovecot, dovenull and $MTA_MAIL_USER: they must be
+    # able to reach $T. mktemp made it 0700; open it for traversal only.
+    chmod 0711 "$T" || return 1
+    d=$T
+    while [ "$d" != / ] && [ -n "$d" ]; do
+        d=$(dirname "$d")
+        if [ "$(( 0$(stat -c %a "$d") & 1 ))" -eq 0 ]; then
+            mta_diag "lib_mta.sh: $d is not searchable by other users; set TMPDIR elsewhere"
+            return 1
+        fi
+    done
+    mkdir -p "$T/postfix/etc" "$T/postfix/spool" "$T/postfix/data" \
+        "$T/dovecot/run" "$T/dovecot/state" "$T/dovecot/ssl" "$T/mail" || return 1
+    chmod 0755 "$T/postfix" "$T/postfix/etc" "$T/postfix/spool" "$T/dovecot" \
+        "$T/dovecot/run" "$T/mail"
+    chown postfix:postfix "$T/postfix/data"
+    chmod 0700 "$T/postfix/data" "$T/dovecot/ssl"
+    chown "$MTA_MAIL_USER:$(id -gn "$MTA_MAIL_USER")" "$T/mail"
+    touch "$T/dovecot/users" "$T/postfix/etc/vmailbox"
+    chown root:dovecot "$T/dovecot/users"
+    chmod 0640 "$T/dovecot/users"
+    chmod 0644 "$T/postfix/etc/vmailbox"
+    POSTFIX_CONF=$T/postfix/etc
+    POSTFIX_LOG=$T/postfix/maillog
+    DOVECOT_CONF=$T/dovecot/dovecot.conf
+    DOVECOT_LOG=$T/dovecot/dovecot.log
+    DOVECOT_LMTP=$T/dovecot/run/lmtp
+    export POSTFIX_CONF POSTFIX_LOG DOVECOT_CONF DOVECOT_LOG DOVECOT_LMTP
+    cm_on_exit mta_stop
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    mta_inited=1
+}
+
+# mta_port_free PORT: true when nothing listens on TCP PORT (any address)
+mta_port_free() {
+    [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+
+# mta_free_port VAR: reserve a free 127.0.0.1 TCP port for this test and store it in
+# VAR. The reservation is released by mta_stop (at exit).
+mta_free_port() {
+    local var=$1 i p owner
+    mkdir -p "$mta_port_dir" 2>/dev/null
+    chmod 1777 "$mta_port_dir" 2>/dev/null
+    for i in $(seq 1 300); do
+        p=$((MTA_PORT_MIN + (RANDOM * 32768 + RANDOM) % MTA_PORT_SPAN))
+        mta_port_free "$p" || continue
+        if ! mkdir "$mta_port_dir/$p" 2>/dev/null; then
+            owner=$(cat "$mta_port_dir/$p/pid" 2>/dev/null)
+            # Stale: the reserving test is gone. Take over atomically (rename).
+            if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null &&
+                mv "$mta_port_dir/$p" "$mta_port_dir/.stale.$$.$p" 2>/dev/null; then
+                rm -rf "$mta_port_dir/.stale.$$.$p"
+                mkdir "$mta_port_dir/$p" 2>/dev/null || continue
+            else
+                continue
+            fi
+        fi
+        echo $$ >"$mta_port_dir/$p/pid"
+        # Checked again: a process outside the scheme may have bound it meanwhile.
+        if ! mta_port_free "$p"; then
+            rm -rf "$mta_port_dir/$p"
+            continue
+        fi
+        printf -v "$var" '%s' "$p"
+        return 0
+    done
+    mta_diag "mta_free_port: no free port in $MTA_PORT_MIN..$((MTA_PORT_MIN + MTA_PORT_SPAN))"
+    return 1
+}
+
+# mta_release_ports: drop every port reservation made by this test
+mta_release_ports() {
+    local d
+    for d in "$mta_port_dir"/[0-9]*; do
+        [ -f "$d/pid" ] || continue
+        [ "$(cat "$d/pid" 2>/dev/null)" = "$$" ] && rm -rf "$d"
+    done
+    return 0
+}
+
+# mta_wait_port PORT [TIMEOUT]: wait until something listens on PORT
+mta_wait_port() {
+    local port=$1 limit=$(( ${2:-$MTA_TIMEOUT} * 10 )) i=0
+    while mta_port_free "$port"; do
+        i=$((i + 1))
+        [ "$i" -gt "$limit" ] && { mta_diag "timeout waiting for a listener on port $port"; return 1; }
+        sleep 0.1
+    done
+}
+
+# mta_wait_file PATH [TIMEOUT]: wait until PATH exists (a socket, a pid file)
+mta_wait_file() {
+    local path=$1 limit=$(( ${2:-$MTA_TIMEOUT} * 10 )) i=0
+    while [ ! -e "$path" ]; do
+        i=$((i + 1))
+        [ "$i" -gt "$limit" ] && { mta_diag "timeout waiting for $path"; return 1; }
+        sleep 0.1
+    done
+}
+
+# mta_log_tail [LINES]: the end of both instance logs, as TAP comments on stderr
+mta_log_tail() {
+    local n=${1:-25} f
+    for f in "${POSTFIX_LOG:-}" "$T/postfix/start.out" "${DOVECOT_LOG:-}" "$T/dovecot/start.out"; do
+        [ -n "$f" ] && [ -s "$f" ] || continue
+        mta_diag "---- tail of $f"
+        tail -n "$n" "$f" | sed 's/^/#   /' >&2
+    done
+}
+
+# mta_instance_pids: pids of Postfix/Dovecot processes belonging to THIS test's
+# instances (their command line, environment or working directory names $T).
+# Other instances, the system services and other tests are never listed.
+mta_instance_pids() {
+    local p cwd
+    # One find(1) for the candidates: processes running a Postfix or Dovecot binary.
+    for p in $(find /proc -mindepth 2 -maxdepth 2 -name exe \( -lname '/usr/lib/postfix/*' \
+        -o -lname /usr/sbin/postfix -o -lname /usr/sbin/dovecot -o -lname '/usr/lib/dovecot/*' \) \
+        -printf '%h\n' 2>/dev/null); do
+        cwd=$(readlink "$p/cwd" 2>/dev/null)
+        case $cwd/ in
+            "$T"/*) ;;
+            *) tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qF -- "$T" ||
+                   tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qF -- "$T" || continue ;;
+        esac
+        echo "${p#/proc/}"
+    done
+}
+
+# mta_pass USER: print USER's password (as given to mta_users)
+mta_pass() {
+    local u=${1%@*}
+    sed -n "s/^$u@[^:]*:{PLAIN}\\([^:]*\\):.*/\\1/p" "$T/dovecot/users"
+}
+
+# mta_maildir USER: print the path of USER's Maildir (USER or USER@domain)
+mta_maildir() { echo "$T/mail/${1%@*}"; }
+
+# mta_count_mail USER: print how many messages USER's Maildir holds (new + cur)
+mta_count_mail() {
+    local m n=0 f
+    m=$(mta_maildir "$1")
+    for f in "$m"/new/* "$m"/cur/*; do
+        [ -f "$f" ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# mta_users USER[:PASS]...: create mailbox users USER@$MTA_DOMAIN (login as USER or
+# USER@$MTA_DOMAIN) with password PASS (default $MTA_DEFAULT_PASS), an empty Maildir
+# $T/mail/USER owned by $MTA_MAIL_USER, a passwd-file entry for Dovecot and a
+# virtual_mailbox_maps entry for Postfix. May be called before or after the start
+# functions (a running Postfix is reloaded).
+mta_users() {
+    mta_init || return 1
+    local spec u pw uid gid m
+    uid=$(id -u "$MTA_MAIL_USER") gid=$(id -g "$MTA_MAIL_USER")
+    for spec in "$@"; do
+        u=${spec%%:*}
+        pw=$MTA_DEFAULT_PASS
+        case $spec in *:*) pw=${spec#*:} ;; esac
+        u=${u%@*}
+        case $u in
+            ''|*[!a-z0-9._-]*) mta_diag "mta_users: bad user name '$u'"; return 1 ;;
+        esac
+        case $pw in *:*|'') mta_diag "mta_users: bad password for $u"; return 1 ;; esac
+        m=$T/mail/$u
+        sed -i "/^$u@/d" "$T/dovecot/users" "$T/postfix/etc/vmailbox"
+        echo "$u@$MTA_DOMAIN:{PLAIN}$pw:$uid:$gid::$m::" >>"$T/dovecot/users"
+        echo "$u@$MTA_DOMAIN $u/" >>"$T/postfix/etc/vmailbox"
+        mkdir -p "$m/new" "$m/cur" "$m/tmp"
+        chown -R "$uid:$gid" "$m"
+        chmod -R go-rwx "$m"
+    done
+    if [ -n "$mta_postfix_running" ]; then
+        postfix -c "$POSTFIX_CONF" reload >>"$T/postfix/start.out" 2>&1
+        sleep 0.5
+    fi
+}
+
+# mta_make_cert: a self-signed certificate for $MTA_HOSTNAME in $T/dovecot/ssl
+mta_make_cert() {
+    local d=$T/dovecot/ssl
+    [ -s "$d/cert.pem" ] && return 0
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -sha256 \
+        -keyout "$d/key.pem" -out "$d/cert.pem" -subj "/CN=$MTA_HOSTNAME" \
+        -addext "subjectAltName=DNS:$MTA_HOSTNAME,DNS:localhost,IP:127.0.0.1" \
+        >"$d/openssl.out" 2>&1 || { cat "$d/openssl.out" >&2; return 1; }
+    chmod 0600 "$d/key.pem"
+    chmod 0644 "$d/cert.pem"
+}
+
+# dovecot_start: start the private Dovecot (IMAP, POP3 with implicit TLS and
+# plaintext/STARTTLS listeners on 127.0.0.1, LMTP on a unix socket) and wait until
+# all listeners are up. Exports the DOVECOT_* variables listed at the top.
+dovecot_start() {
+    mta_init || return 1
+    local d=$T/dovecot cert key uid t0
+    t0=$(mta_now)
+    [ -n "$mta_dovecot_running" ] && { mta_diag "dovecot_start: already running"; return 1; }
+    cert=$DOVECOT_SSL_CERT key=$DOVECOT_SSL_KEY
+    if [ -z "$cert" ]; then
+        mta_make_cert || return 1
+        cert=$d/ssl/cert.pem key=$d/ssl/key.pem
+    fi
+    DOVECOT_SSL_CA=$cert
+    mta_free_port DOVECOT_IMAP_PORT || return 1
+    mta_free_port DOVECOT_POP3_PORT || return 1
+    mta_free_port DOVECOT_IMAP_PLAIN_PORT || return 1
+    mta_free_port DOVECOT_POP3_PLAIN_PORT || return 1
+    export DOVECOT_SSL_CA DOVECOT_IMAP_PORT DOVECOT_POP3_PORT \
+        DOVECOT_IMAP_PLAIN_PORT DOVECOT_POP3_PLAIN_PORT
+    uid=$(id -u "$MTA_MAIL_USER")
+    cat >"$DOVECOT_CONF" <<EOF
+# Private Dovecot for a Cmail test ($T); generated by test/shell/lib_mta.sh
+instance_name = cmail-test-${T##*.}
+base_dir = $d/run
+state_dir = $d/state
+protocols = imap pop3 lmtp
+listen = 127.0.0.1
+log_path = $DOVECOT_LOG
+info_log_path = $DOVECOT_LOG
+debug_log_path = $DOVECOT_LOG
+auth_verbose = yes
+auth_failure_delay = 0
+# no auth penalty (anvil) for the tests' deliberate failures from loopback
+login_trusted_networks = 127.0.0.0/8
+ssl = yes
+ssl_cert = <$cert
+ssl_key = <$key
+ssl_min_protocol = TLSv1.2
+ssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_default_realm = $MTA_DOMAIN
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = $uid
+last_valid_uid = 0
+mail_location = maildir:$T/mail/%n
+mail_plugin_dir = $DOVECOT_PLUGIN_DIR
+postmaster_address = postmaster@$MTA_DOMAIN
+hostname = $MTA_HOSTNAME
+pop3_uidl_format = %08Xu%08Xv
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $d/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $d/users
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $DOVECOT_IMAP_PLAIN_PORT
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $DOVECOT_IMAP_PORT
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $DOVECOT_POP3_PLAIN_PORT
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = $DOVECOT_POP3_PORT
+    ssl = yes
+  }
+}
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+service submission-login {
+  inet_listener submission {
+    port = 0
+  }
+}
+EOF
+    [ -n "$DOVECOT_EXTRA_CONF" ] && printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$DOVECOT_CONF"
+    if ! dovecot -c "$DOVECOT_CONF" >"$d/start.out" 2>&1; then
+        mta_diag "dovecot_start: dovecot -c $DOVECOT_CONF failed"
+        mta_log_tail
+        return 1
+    fi
+    mta_dovecot_running=1
+    if ! mta_wait_port "$DOVECOT_IMAP_PORT" || ! mta_wait_port "$DOVECOT_POP3_PORT" ||
+        ! mta_wait_port "$DOVECOT_IMAP_PLAIN_PORT" || ! mta_wait_port "$DOVECOT_POP3_PLAIN_PORT" ||
+        ! mta_wait_file "$DOVECOT_LMTP"; then
+        mta_diag "dovecot_start: listeners did not come up"
+        mta_log_tail
+        return 1
+    fi
+    MTA_DOVECOT_START_TIME=$(mta_elapsed "$t0")
+}
+
+# mta_master_cf: the master.cf of the private Postfix (Debian's services, chroot n,
+# no port 25, smtpd on 127.0.0.1:$POSTFIX_SMTP_PORT, postlog for maillog_file)
+mta_master_cf() {
+    cat <<EOF
+# Private Postfix for a Cmail test ($T); generated by test/shell/lib_mta.sh
+127.0.0.1:$POSTFIX_SMTP_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+
+# postfix_start: start the private Postfix (smtpd on 127.0.0.1:$POSTFIX_SMTP_PORT,
+# mail for $MTA_DOMAIN to Dovecot's LMTP socket, everything else refused) and wait
+# until it listens. Call dovecot_start first (the LMTP socket path is needed).
+postfix_start() {
+    mta_init || return 1
+    local p=$T/postfix t0
+    t0=$(mta_now)
+    [ -n "$mta_postfix_running" ] && { mta_diag "postfix_start: already running"; return 1; }
+    mta_free_port POSTFIX_SMTP_PORT || return 1
+    export POSTFIX_SMTP_PORT
+    cat >"$POSTFIX_CONF/main.cf" <<EOF
+# Private Postfix for a Cmail test ($T); generated by test/shell/lib_mta.sh
+compatibility_level = 3.6
+queue_directory = $p/spool
+data_directory = $p/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $MTA_HOSTNAME
+mydomain = $MTA_DOMAIN
+myorigin = $MTA_DOMAIN
+mydestination = localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+biff = no
+maillog_file = $POSTFIX_LOG
+maillog_file_prefixes = /var, /dev/stdout, $p
+syslog_name = postfix-cmail-test
+smtpd_banner = \$myhostname ESMTP
+virtual_mailbox_domains = $MTA_DOMAIN
+virtual_mailbox_maps = texthash:$POSTFIX_CONF/vmailbox
+virtual_transport = lmtp:unix:$DOVECOT_LMTP
+default_transport = error:5.7.1 outbound mail is disabled in tests
+relay_transport = error:5.7.1 outbound mail is disabled in tests
+relayhost =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtp_dns_support_level = disabled
+delay_warning_time = 0h
+maximal_queue_lifetime = 1h
+bounce_queue_lifetime = 1h
+queue_run_delay = 10s
+minimal_backoff_time = 10s
+maximal_backoff_time = 30s
+EOF
+    [ -n "$POSTFIX_EXTRA_MAIN" ] && printf '%s\n' "$POSTFIX_EXTRA_MAIN" >>"$POSTFIX_CONF/main.cf"
+    mta_master_cf >"$POSTFIX_CONF/master.cf"
+    [ -n "$POSTFIX_EXTRA_MASTER" ] && printf '%s\n' "$POSTFIX_EXTRA_MASTER" >>"$POSTFIX_CONF/master.cf"
+    if ! postfix -c "$POSTFIX_CONF" start >"$p/start.out" 2>&1; then
+        mta_diag "postfix_start: postfix -c $POSTFIX_CONF start failed"
+        mta_log_tail
+        return 1
+    fi
+    mta_postfix_running=1
+    if ! mta_wait_port "$POSTFIX_SMTP_PORT"; then
+        mta_diag "postfix_start: smtpd did not come up"
+        mta_log_tail
+        return 1
+    fi
+    MTA_POSTFIX_START_TIME=$(mta_elapsed "$t0")
+}
+
+# mta_stop: stop Postfix and Dovecot, wait (bounded) for every process of this
+# test's instances to exit, kill leftovers (of this instance only) and release the
+# reserved ports. Safe to call twice; registered to run at exit.
+mta_stop() {
+    local i pids pid
+    if [ -n "$mta_postfix_running" ]; then
+        postfix -c "$POSTFIX_CONF" stop >>"$T/postfix/start.out" 2>&1
+        mta_postfix_running=
+    fi
+    if [ -n "$mta_dovecot_running" ]; then
+        # SIGTERM to the master is what `doveadm stop` does, without its 1 s polling.
+        pid=$(cat "$T/dovecot/run/master.pid" 2>/dev/null)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid"
+        else
+            doveadm -c "$DOVECOT_CONF" stop >>"$T/dovecot/start.out" 2>&1
+        fi
+        mta_dovecot_running=
+    fi
+    if [ -n "$mta_inited" ]; then
+        for i in $(seq 1 $((MTA_TIMEOUT * 10))); do
+            pids=$(mta_instance_pids)
+            [ -z "$pids" ] && break
+            [ "$i" -eq 50 ] && kill $pids 2>/dev/null
+            sleep 0.1
+        done
+        pids=$(mta_instance_pids)
+        if [ -n "$pids" ]; then
+            mta_diag "mta_stop: killing leftover processes: $pids"
+            kill -9 $pids 2>/dev/null
+        fi
+    fi
+    mta_release_ports
+    return 0
+}
+
+# mta_smtp_reply FD: read one (possibly multi-line) SMTP reply; sets mta_reply (last
+# line) and mta_reply_code; appends the lines to $T/smtp.transcript
+mta_smtp_reply() {
+    local fd=$1 line
+    mta_reply= mta_reply_code=
+    while :; do
+        if ! IFS= read -r -t "$MTA_TIMEOUT" -u "$fd" line; then
+            mta_reply="(connection closed or timed out)" mta_reply_code=000
+            echo "S: $mta_reply" >>"$T/smtp.transcript"
+            return 1
+        fi
+        line=${line%$'\r'}
+        echo "S: $line" >>"$T/smtp.transcript"
+        case $line in
+            [0-9][0-9][0-9]-*) continue ;;
+            [0-9][0-9][0-9]*) mta_reply=$line mta_reply_code=${line:0:3}; return 0 ;;
+            *) mta_reply="(bad reply: $line)" mta_reply_code=000; return 1 ;;
+        esac
+    done
+}
+
+# mta_smtp_cmd FD EXPECT CMD: send CMD, read the reply; true when its code starts
+# with EXPECT (e.g. 2 or 354)
+mta_smtp_cmd() {
+    local fd=$1 expect=$2 cmd=$3
+    echo "C: $cmd" >>"$T/smtp.transcript"
+    printf '%s\r\n' "$cmd" >&"$fd" 2>/dev/null || { mta_reply="(write failed)"; return 1; }
+    mta_smtp_reply "$fd" || return 1
+    case $mta_reply_code in "$expect"*) return 0 ;; *) return 1 ;; esac
+}
+
+# smtp_send FROM TO[,TO...] FILE [HOST:PORT]: send FILE (an RFC 5322 message, LF or
+# CRLF lines) over SMTP to HOST:PORT (default 127.0.0.1:$POSTFIX_SMTP_PORT), with
+# envelope sender FROM ('' for <>) and the given recipients. Prints the final reply
+# (e.g. "250 2.0.0 Ok: queued as 4Xyz") or the first refusal; exit 0 only when
+# the message was accepted. The whole dialogue is appended to $T/smtp.transcript.
+smtp_send() {
+    local from=$1 rcpts=$2 file=$3 server=${4:-127.0.0.1:${POSTFIX_SMTP_PORT:-25}}
+    local host port fd r rl ok=1
+    host=${server%:*} port=${server##*:}
+    [ -r "$file" ] || { echo "smtp_send: cannot read $file"; return 1; }
+    echo "== smtp_send $from -> $rcpts via $server" >>"$T/smtp.transcript"
+    if ! exec {fd}<>"/dev/tcp/$host/$port"; then
+        echo "smtp_send: cannot connect to $server"
+        return 1
+    fi
+    if mta_smtp_reply "$fd" && [ "$mta_reply_code" = 220 ] &&
+        mta_smtp_cmd "$fd" 2 "EHLO client.$MTA_DOMAIN" &&
+        mta_smtp_cmd "$fd" 2 "MAIL FROM:<$from>"; then
+        ok=0
+        IFS=, read -ra rl <<<"$rcpts"
+        for r in "${rl[@]}"; do
+            mta_smtp_cmd "$fd" 2 "RCPT TO:<$r>" || { ok=1; break; }
+        done
+        if [ "$ok" -eq 0 ] && mta_smtp_cmd "$fd" 354 DATA; then
+            {
+                sed -e 's/\r$//' -e 's/^\./../' -e 's/$/\r/' "$file"
+                [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ] && printf '\r\n'
+                printf '.\r\n'
+            } >&"$fd" 2>/dev/null
+            echo "C: (message $file)" >>"$T/smtp.transcript"
+            mta_smtp_reply "$fd" && [ "$mta_reply_code" = 250 ] || ok=1
+        else
+            ok=1
+        fi
+    fi
+    echo "$mta_reply"
+    printf 'QUIT\r\n' >&"$fd" 2>/dev/null && mta_smtp_reply "$fd" >/dev/null 2>&1
+    exec {fd}>&-
+    return "$ok"
+}
+
+# wait_for_mail USER [COUNT] [TIMEOUT]: wait until USER's Maildir holds at least
+# COUNT messages (default 1) within TIMEOUT seconds (default $MTA_TIMEOUT). On
+# timeout prints the count, the Postfix queue and the log tails, and fails.
+wait_for_mail() {
+    local u=$1 want=${2:-1} limit=$(( ${3:-$MTA_TIMEOUT} * 10 )) i=0 n
+    while :; do
+        n=$(mta_count_mail "$u")
+        [ "$n" -ge "$want" ] && return 0
+        i=$((i + 1))
+        if [ "$i" -gt "$limit" ]; then
+            mta_diag "wait_for_mail: $u has $n message(s), wanted $want"
+            [ -n "${POSTFIX_CONF:-}" ] &&
+                postqueue -c "$POSTFIX_CONF" -p 2>&1 | sed 's/^/#   /' >&2
+            mta_log_tail
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# mta_tls_client PORT: connect openssl s_client to 127.0.0.1:PORT, verifying the
+# server certificate against $DOVECOT_SSL_CA and $MTA_HOSTNAME; stdin to the server,
+# server output to stdout; bounded by $MTA_TIMEOUT
+mta_tls_client() {
+    timeout "$MTA_TIMEOUT" openssl s_client -quiet -connect "127.0.0.1:$1" \
+        -servername "$MTA_HOSTNAME" -CAfile "$DOVECOT_SSL_CA" \
+        -verify_hostname "$MTA_HOSTNAME" -verify_return_error 2>>"$T/tls-client.err"
+}
+
+# imap_raw USER PASS CMD...: log in over IMAP with TLS (port $DOVECOT_IMAP_PORT),
+# run the commands (tags are added), log out; prints the raw server output (CRLF)
+imap_raw() {
+    local user=$1 pass=$2 c n=0
+    shift 2
+    {
+        printf 'a0 LOGIN "%s" "%s"\r\n' "$user" "$pass"
+        for c in "$@"; do
+            n=$((n + 1))
+            printf 'a%d %s\r\n' "$n" "$c"
+        done
+        printf 'z LOGOUT\r\n'
+    } | mta_tls_client "$DOVECOT_IMAP_PORT"
+}
+
+# imap_fetch USER PASS N: print the full text of message N of USER's INBOX, fetched
+# over IMAP with TLS (BODY.PEEK[], so \Seen is not set); line ends are LF. Fails
+# when login, SELECT or FETCH fails.
+imap_fetch() {
+    local out=$T/imap.out line off text len
+    imap_raw "$1" "$2" "EXAMINE INBOX" "FETCH $3 BODY.PEEK[]" >"$out"
+    if ! grep -aq '^a0 OK' "$out" || ! grep -aq '^a2 OK' "$out"; then
+        echo "imap_fetch: failed:" >&2
+        sed 's/^/#   /' "$out" >&2
+        return 1
+    fi
+    line=$(LC_ALL=C grep -a -b -m1 -E '^\* [0-9]+ FETCH .*\{[0-9]+\}'$'\r''?$' "$out") || {
+        echo "imap_fetch: no literal in the FETCH reply" >&2
+        return 1
+    }
+    off=${line%%:*} text=${line#*:}
+    len=${text##*\{} len=${len%%\}*}
+    off=$(LC_ALL=C; echo $((off + ${#text} + 1)))
+    tail -c +"$((off + 1))" "$out" | head -c "$len" | sed 's/\r$//'
+}
+
+# pop3_raw USER PASS CMD...: log in over POP3 with TLS (port $DOVECOT_POP3_PORT),
+# run the commands, QUIT; prints the raw server output (CRLF)
+pop3_raw() {
+    local user=$1 pass=$2 c
+    shift 2
+    {
+        printf 'USER %s\r\nPASS %s\r\n' "$user" "$pass"
+        for c in "$@"; do printf '%s\r\n' "$c"; done
+        printf 'QUIT\r\n'
+    } | mta_tls_client "$DOVECOT_POP3_PORT"
+}
+
+# mta_pop3_multiline: from a POP3 transcript on stdin (greeting, USER, PASS, then ONE
+# multi-line command), print that command's response body, dot-unstuffed, CR
+# stripped; fails on -ERR or a truncated response
+mta_pop3_multiline() {
+    awk '
+        { sub(/\r$/, "") }
+        n < 3 { n++; if (n == 3 && $0 !~ /^\+OK/) exit; next }
+        n == 3 { n++; if ($0 !~ /^\+OK/) exit; next }
+        $0 == "." { done = 1; exit }
+        { if (substr($0, 1, 1) == ".") $0 = substr($0, 2); print }
+        END { exit(done ? 0 : 1) }'
+}
+
+# pop3_list USER PASS: print the LIST scan listing ("N SIZE" per line) over POP3/TLS
+pop3_list() {
+    pop3_raw "$1" "$2" LIST | mta_pop3_multiline
+}
+
+# pop3_retr USER PASS N: print message N over POP3/TLS (RETR), LF line ends
+pop3_retr() {
+    pop3_raw "$1" "$2" "RETR $3" | mta_pop3_multiline
+}
