@@ -18,5 +18,6 @@ extern int cmd_pki(int argc, char **argv);
 extern int cmd_cert(int argc, char **argv);
 extern int cmd_verify(int argc, char **argv);
 extern int cmd_evidence(int argc, char **argv);
+extern int cmd_send(int argc, char **argv);
 
 #endif

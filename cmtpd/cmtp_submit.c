@@ -19,72 +19,12 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "cm_log.h"
 #include "cm_reply.h"
 #include "cm_stream.h"
+#include "cm_connect.h"
 #include "cmtpd.h"
-
-/* connect_to - TCP host:port or unix:/path */
-static int connect_to(const char *where, char *err, size_t errlen)
-{
-    char    host[256];
-    const char *colon;
-    struct addrinfo hints, *res, *ai;
-    int     fd = -1;
-    int     rc;
-
-    if (strncmp(where, "unix:", 5) == 0) {
-	struct sockaddr_un sun;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(where + 5) >= sizeof(sun.sun_path)) {
-	    snprintf(err, errlen, "socket path too long");
-	    return (-1);
-	}
-	strcpy(sun.sun_path, where + 5);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
-	    || connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
-	    snprintf(err, errlen, "connect %s: %s", where, strerror(errno));
-	    if (fd >= 0)
-		close(fd);
-	    return (-1);
-	}
-	return (fd);
-    }
-    colon = strrchr(where, ':');
-    if (colon == 0 || (size_t) (colon - where) >= sizeof(host)) {
-	snprintf(err, errlen, "bad address %s", where);
-	return (-1);
-    }
-    if (where[0] == '[' && colon > where + 1 && colon[-1] == ']')
-	snprintf(host, sizeof(host), "%.*s", (int) (colon - where - 2), where + 1);
-    else
-	snprintf(host, sizeof(host), "%.*s", (int) (colon - where), where);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
-	snprintf(err, errlen, "%s: %s", where, gai_strerror(rc));
-	return (-1);
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
-	    continue;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-	    break;
-	close(fd);
-	fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-	snprintf(err, errlen, "connect %s: %s", where, strerror(errno));
-    return (fd);
-}
 
 /* expect - read a reply and require a class; reason on failure */
 static int expect(CM_STREAM *st, int want, const char *step, int *temporary,
@@ -118,7 +58,8 @@ int     cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,
     const char *q;
 
     *temporary = 1;
-    if ((fd = connect_to(cm_config_str(s->cf, "injection_address"), err, errlen)) < 0)
+    if ((fd = cm_connect(cm_config_str(s->cf, "injection_address"),
+			   (int) cm_config_int(s->cf, "smtp_timeout"), err, errlen)) < 0)
 	return (-1);
     if ((st = cm_stream_open(fd, fd, (int) cm_config_int(s->cf, "smtp_timeout"))) == 0) {
 	snprintf(err, errlen, "out of memory");

@@ -19,9 +19,12 @@
  *	CRLs are read from disk on every check. Per issuer (name and
  *	authority key identifier) only the newest CRL issued at or before
  *	the verification time is used: highest CRLNumber, else latest
- *	thisUpdate. Refused: v2 CRLs without CRLNumber, delta CRLs, files
- *	that do not parse. OpenSSL itself refuses a CRL whose issuer has
- *	keyUsage without cRLSign.
+ *	thisUpdate. Refused: v2 CRLs without CRLNumber, delta CRLs. A file
+ *	that holds no CRL makes the revocation rule fail (fail closed: it
+ *	might be the newest CRL), except that in a directory dot files,
+ *	subdirectories and files holding PEM certificates are skipped.
+ *	OpenSSL itself refuses a CRL whose issuer has keyUsage without
+ *	cRLSign.
  *--*/
 #include "config.h"
 #include <stdio.h>
@@ -381,7 +384,8 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 }
 
 /* crl_add_file - parse CRLs in one file, append them */
-static int crl_add_file(const char *path, STACK_OF(X509_CRL) *sk, off_t *total, char *err, size_t errlen)
+static int crl_add_file(const char *path, int in_dir, STACK_OF(X509_CRL) *sk, off_t *total,
+			        char *err, size_t errlen)
 {
     struct stat stb;
     BIO    *bio;
@@ -421,6 +425,17 @@ static int crl_add_file(const char *path, STACK_OF(X509_CRL) *sk, off_t *total, 
 	    X509_CRL_free(crl);
     }
     ERR_clear_error();
+    if (n == 0 && in_dir && BIO_seek(bio, 0) == 0) {
+	X509   *cert = PEM_read_bio_X509(bio, 0, 0, 0);
+
+	/* An OpenSSL hashed directory may hold certificates too. */
+	ERR_clear_error();
+	if (cert) {
+	    X509_free(cert);
+	    BIO_free(bio);
+	    return (0);
+	}
+    }
     BIO_free(bio);
     if (n == 0) {
 	bfmt(err, errlen, "CRL %s: no PEM or DER CRL in it", path);
@@ -449,7 +464,7 @@ static STACK_OF(X509_CRL) *crl_read_all(const char *path, char *err, size_t errl
 	goto fail;
     }
     if (!S_ISDIR(stb.st_mode)) {
-	if (crl_add_file(path, sk, &total, err, errlen) < 0)
+	if (crl_add_file(path, 0, sk, &total, err, errlen) < 0)
 	    goto fail;
 	return (sk);
     }
@@ -473,7 +488,7 @@ static STACK_OF(X509_CRL) *crl_read_all(const char *path, char *err, size_t errl
 	/* Fail closed: an unreadable file might be the newest CRL. */
 	if (stat(fpath, &stb) == 0 && S_ISDIR(stb.st_mode))
 	    continue;
-	if (crl_add_file(fpath, sk, &total, err, errlen) < 0) {
+	if (crl_add_file(fpath, 1, sk, &total, err, errlen) < 0) {
 	    closedir(dir);
 	    goto fail;
 	}
@@ -511,12 +526,18 @@ static int crl_newer(X509_CRL *a, X509_CRL *b)
     ASN1_INTEGER *nb = X509_CRL_get_ext_d2i(b, NID_crl_number, 0, 0);
     int     cmp = 0;
 
+    /* Highest CRLNumber, else latest thisUpdate. */
     if (na && nb)
 	cmp = ASN1_INTEGER_cmp(na, nb);
-    ASN1_INTEGER_free(na);
-    ASN1_INTEGER_free(nb);
     if (cmp == 0)
 	cmp = ASN1_TIME_compare(X509_CRL_get0_lastUpdate(a), X509_CRL_get0_lastUpdate(b));
+    /* Ties, whatever the order of the files: numbered, then more entries. */
+    if (cmp == 0)
+	cmp = (na != 0) - (nb != 0);
+    if (cmp == 0)
+	cmp = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(a)) - sk_X509_REVOKED_num(X509_CRL_get_REVOKED(b));
+    ASN1_INTEGER_free(na);
+    ASN1_INTEGER_free(nb);
     return (cmp > 0);
 }
 

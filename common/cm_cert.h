@@ -23,7 +23,12 @@
  *	cm_trust_load() reads the trust anchors (a PEM file; every
  *	certificate in it is an anchor, self-signed or not) and the CRLs
  *	(a PEM/DER file, or a directory of them; NULL for none). CRLs are
- *	re-read from disk by each check so revocation is current.
+ *	re-read from disk by each check so revocation is current. Per
+ *	issuer only the newest CRL issued at or before the verification
+ *	time counts (highest CRLNumber, else latest thisUpdate); v2 CRLs
+ *	without CRLNumber and CRLs whose issuer lacks cRLSign are refused.
+ *	A CRL file that does not parse fails the revocation rule; in a
+ *	directory, dot files and files of certificates are skipped.
  *
  *	cm_cert_check() runs every rule that applies (PROFILE.md section 7:
  *	path validation, validity with notAfter inclusive, revocation,

@@ -58,6 +58,8 @@ static const CF_KEY cf_keys[] = {
     {"injection_address", CF_HOSTPORT, "127.0.0.1:10026"},
     {"relay_injection_address", CF_HOSTPORT, "127.0.0.1:10027"},
     {"milter_socket", CF_HOSTPORT, "unix:/run/cmail/milter.sock"},
+    {"milter_injection_name", CF_STRING, "cmail-inject"},
+    {"milter_socket_mode", CF_STRING, "0660"},
     {"smtp_timeout", CF_INT, "300"},
     {"verbose", CF_BOOL, "no"},
     {0, 0, 0},

@@ -523,15 +523,14 @@ fail:
     return (-1);
 }
 
-/* mr_part_body - handle one part whose headers are in h; returns boundary kind */
-static int mr_multipart(MR *r, const char *b, int depth);
+static int mr_multipart(MR *, const char *, int);
 
+/* mr_part_body - one part's body; the boundary kind that ended it */
 static int mr_part_body(MR *r, CM_HEADERS *h, const char *b, int depth)
 {
     const char *ct = cm_headers_get(h, "Content-Type");
     const char *cte = cm_headers_get(h, "Content-Transfer-Encoding");
     char    sub[BOUNDARY_MAX + 2];
-    int     k;
 
     if (ct && mime_type_is(ct, "multipart/")) {
 	if (depth >= CM_ENVELOPE_MIME_DEPTH)

@@ -152,6 +152,7 @@ static void cm_notice_free_question(CM_NOTICE_QUESTION *q)
     free(q->random_number);
     free(q->response_alg);
     free(q->response);
+    free(q->response_encoding);
 }
 
 /* cm_notice_free_entity - free one Entity's strings */
@@ -333,6 +334,11 @@ static int cm_notice_check_question(const CM_NOTICE_QUESTION *q, const char *wha
     }
     if (cm_notice_check_b64(q->response, CM_NOTICE_B64_MAX, 1, 0) < 0) {
 	cm_notice_err(err, errlen, "bad base64 Response in %s", what);
+	return (-1);
+    }
+    if (q->response_encoding != 0
+	&& cm_notice_check_text(q->response_encoding, CM_NOTICE_ATTR_MAX, 0) < 0) {
+	cm_notice_err(err, errlen, "bad Response Encoding in %s", what);
 	return (-1);
     }
     return (0);
@@ -534,7 +540,8 @@ static int cm_notice_build_question(xmlNodePtr parent, xmlNsPtr ns,
 	|| (node = cm_notice_elem(sq, ns, "Request", 0)) == 0
 	|| cm_notice_attr(node, "RandomNumber", q->random_number) < 0
 	|| (node = cm_notice_elem(sq, ns, "Response", q->response)) == 0
-	|| cm_notice_attr(node, "AlgorithmIdentifier", q->response_alg) < 0)
+	|| cm_notice_attr(node, "AlgorithmIdentifier", q->response_alg) < 0
+	|| cm_notice_attr(node, "Encoding", q->response_encoding) < 0)
 	return (-1);
     return (0);
 }
@@ -941,35 +948,6 @@ static int cm_notice_parse_content(CM_NOTICE_PARSE *p, xmlNodePtr node, CM_NOTIC
     return (cm_notice_end(p, cur, name));
 }
 
-/* cm_notice_parse_question - SecretQuestion */
-static int cm_notice_parse_question(CM_NOTICE_PARSE *p, xmlNodePtr node,
-				            CM_NOTICE_QUESTION *q, const char *what)
-{
-    static const char *const none[] = {0};
-    static const char *const req_attrs[] = {"RandomNumber", 0};
-    static const char *const resp_attrs[] = {"AlgorithmIdentifier", 0};
-    xmlNodePtr cur = node->children;
-    xmlNodePtr elem;
-    char    why[200];
-
-    if (cm_notice_attrs(p, node, none) < 0
-	|| cm_notice_expect(p, &cur, "Request", &elem, "SecretQuestion") < 0
-	|| cm_notice_attrs(p, elem, req_attrs) < 0
-	|| cm_notice_no_content(p, elem) < 0
-	|| cm_notice_get_attr(p, elem, "RandomNumber", CM_NOTICE_RANDOM_MAX,
-			      &q->random_number) < 0
-	|| cm_notice_expect(p, &cur, "Response", &elem, "SecretQuestion") < 0
-	|| cm_notice_attrs(p, elem, resp_attrs) < 0
-	|| cm_notice_get_attr(p, elem, "AlgorithmIdentifier", CM_NOTICE_ATTR_MAX,
-			      &q->response_alg) < 0
-	|| cm_notice_get_text(p, elem, CM_NOTICE_B64_MAX, &q->response) < 0
-	|| cm_notice_end(p, cur, "SecretQuestion") < 0)
-	return (-1);
-    if (cm_notice_check_question(q, what, why, sizeof(why)) < 0)
-	return (cm_notice_perr(p, "%s", why));
-    return (0);
-}
-
 /* cm_notice_get_encoding - `encoding` or `Encoding`, not both */
 static int cm_notice_get_encoding(CM_NOTICE_PARSE *p, xmlNodePtr node, char **out)
 {
@@ -988,6 +966,36 @@ static int cm_notice_get_encoding(CM_NOTICE_PARSE *p, xmlNodePtr node, char **ou
 	return (cm_notice_perr(p, "both encoding and Encoding on %s", STR(node->name)));
     }
     *out = lower ? lower : upper;
+    return (0);
+}
+
+/* cm_notice_parse_question - SecretQuestion */
+static int cm_notice_parse_question(CM_NOTICE_PARSE *p, xmlNodePtr node,
+				            CM_NOTICE_QUESTION *q, const char *what)
+{
+    static const char *const none[] = {0};
+    static const char *const req_attrs[] = {"RandomNumber", 0};
+    static const char *const resp_attrs[] = {"AlgorithmIdentifier", "Encoding", "encoding", 0};
+    xmlNodePtr cur = node->children;
+    xmlNodePtr elem;
+    char    why[200];
+
+    if (cm_notice_attrs(p, node, none) < 0
+	|| cm_notice_expect(p, &cur, "Request", &elem, "SecretQuestion") < 0
+	|| cm_notice_attrs(p, elem, req_attrs) < 0
+	|| cm_notice_no_content(p, elem) < 0
+	|| cm_notice_get_attr(p, elem, "RandomNumber", CM_NOTICE_RANDOM_MAX,
+			      &q->random_number) < 0
+	|| cm_notice_expect(p, &cur, "Response", &elem, "SecretQuestion") < 0
+	|| cm_notice_attrs(p, elem, resp_attrs) < 0
+	|| cm_notice_get_attr(p, elem, "AlgorithmIdentifier", CM_NOTICE_ATTR_MAX,
+			      &q->response_alg) < 0
+	|| cm_notice_get_encoding(p, elem, &q->response_encoding) < 0
+	|| cm_notice_get_text(p, elem, CM_NOTICE_B64_MAX, &q->response) < 0
+	|| cm_notice_end(p, cur, "SecretQuestion") < 0)
+	return (-1);
+    if (cm_notice_check_question(q, what, why, sizeof(why)) < 0)
+	return (cm_notice_perr(p, "%s", why));
     return (0);
 }
 
@@ -1337,7 +1345,8 @@ int     cm_notice_set_response(xmlDocPtr doc, const char *answer_b64, char *err,
 static int cm_notice_copy_question(CM_NOTICE_QUESTION *dst, const CM_NOTICE_QUESTION *src)
 {
     return (cm_notice_set_str(&dst->random_number, src->random_number) < 0
-	    || cm_notice_set_str(&dst->response_alg, src->response_alg) < 0 ? -1 : 0);
+	    || cm_notice_set_str(&dst->response_alg, src->response_alg) < 0
+	    || cm_notice_set_str(&dst->response_encoding, src->response_encoding) < 0 ? -1 : 0);
 }
 
 /* cm_notice_receipt_model - the ReceiptNotice for one recipient */

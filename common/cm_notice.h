@@ -87,7 +87,8 @@
  *	namespace is the default namespace on the root, and there are no
  *	whitespace text nodes anywhere (signatures depend on exact text;
  *	serialise with cm_xml_serialize()). Attribute spellings are the
- *	schema's (CipherEnvelopeKey@Encoding, Certificate@encoding).
+ *	schema's (CipherEnvelopeKey@Encoding, Certificate@encoding;
+ *	Response@Encoding, which only the examples have).
  *
  *	cm_notice_parse() reads a document (from cm_xml_parse()) into a
  *	model, strictly: the root must be one of the six notice elements in
@@ -98,8 +99,8 @@
  *	bounded; EnvelopeId must match [A-Za-z0-9._@-]{1,64}; base64 fields
  *	must decode; hash OIDs must be SHA-256 or SHA-1 (cm_hash); at most
  *	CM_ENTITIES_MAX entities and CM_SIGNATURES_MAX signatures. Both
- *	`encoding` and `Encoding` are accepted on Certificate and
- *	CipherEnvelopeKey (not both at once). It does not validate against
+ *	`encoding` and `Encoding` are accepted on Certificate,
+ *	CipherEnvelopeKey and Response (not both at once on one element). It does not validate against
  *	the XSD: call cm_notice_validate() for that.
  *
  *	cm_notice_read() is cm_xml_parse() followed by cm_notice_parse();
@@ -201,6 +202,9 @@ typedef struct {
     char   *random_number;		/* Request@RandomNumber, decimal */
     char   *response_alg;		/* Response@AlgorithmIdentifier (OID) */
     char   *response;			/* Response text (base64), "" = empty */
+    char   *response_encoding;		/* Response@Encoding (as in the
+					 * Recommendation's examples; not in
+					 * Annex A), NULL if absent */
 } CM_NOTICE_QUESTION;
 
 /* EntityType. */

@@ -204,6 +204,76 @@ check_output "27 bytes (shorter than IV + tag) fail cleanly" \
   "truncated" "$TOOL" decrypt "$T/key.bin" AES-256-GCM "$T/short.env" "$T/short.out"
 check_fails "the wrong key fails" "$TOOL" decrypt "$T/rkey.bin" AES-256-GCM "$T/g.env" "$T/wk.out"
 
+# --- the ENVELOPE MIME message -------------------------------------------------
+head -c 100003 /dev/urandom >"$T/m.plain"
+SUBJ='=?UTF-8?Q?Bienvenue_=C3=A0_CMTP!?='
+if "$TOOL" mime-write "$T/key.bin" "$T/m.plain" "$T/m.eml" david@example.com \
+     "laura@example.org, paul@example.org" "Tue, 9 Jul 2013 10:57:51 +0200" \
+     "<proto_cmtp_1373360269856@example.com>" "$SUBJ" >"$T/m.rep" 2>"$T/err"; then
+  ok "ENVELOPE MIME message written"
+else
+  not_ok "ENVELOPE MIME message: $(cat "$T/err")"
+fi
+check "MimeMessageHash = openssl dgst of the written message" \
+  test "$(field mime "$T/m.rep")" = "$(sha_b64 sha256 "$T/m.eml")"
+check "every line ends in CRLF" \
+  test "$(grep -c $'\r$' "$T/m.eml")" -eq "$(wc -l <"$T/m.eml")"
+check "no line is longer than 78 characters, base64 lines are 76" \
+  awk '{ sub(/\r$/, "") } length($0) > 78 { bad = 1 } length($0) == 76 && /^[A-Za-z0-9+\/]+$/ { n++ } END { exit (bad || n < 1000) }' "$T/m.eml"
+check_output "the attachment is named envelop" 'filename="envelop"' cat "$T/m.eml"
+check "mime-extract gives IV || ciphertext || tag" \
+  "$TOOL" mime-extract "$T/m.eml" "$T/m.ct"
+check "  of the right length" test "$(wc -c <"$T/m.ct")" -eq $((100003 + 28))
+check "  whose openssl digest is CipheredEnvelopeHash" \
+  test "$(field cipher "$T/m.rep")" = "$(sha_b64 sha256 "$T/m.ct")"
+check "mime-decrypt gives the plaintext back" \
+  "$TOOL" mime-decrypt "$T/key.bin" AES-256-GCM "$T/m.eml" "$T/m.out"
+check "  exactly" cmp "$T/m.out" "$T/m.plain"
+check_fails "mime-decrypt with the wrong key fails" \
+  "$TOOL" mime-decrypt "$T/rkey.bin" AES-256-GCM "$T/m.eml" "$T/m.bad"
+check "  and leaves no plaintext file" test ! -e "$T/m.bad" -a ! -e "$T/m.bad.tmp"
+# Independent MIME parser: Python's email package.
+if command -v python3 >/dev/null && python3 -c 'import email.policy' 2>/dev/null; then
+  cat >"$T/mimecheck.py" <<'PY'
+import sys, email
+from email import policy
+from email.mime.multipart import MIMEMultipart
+from email.mime.application import MIMEApplication
+if sys.argv[1] == "parse":
+    msg = email.message_from_binary_file(open(sys.argv[2], "rb"), policy=policy.default)
+    parts = [p for p in msg.walk() if p.get_filename() == "envelop"]
+    if len(parts) != 1 or parts[0].get_content_type() != "application/octet-stream":
+        sys.exit("expected one application/octet-stream part named envelop")
+    open(sys.argv[3], "wb").write(parts[0].get_payload(decode=True))
+    print(msg["Subject"])
+    print(msg["To"])
+else:
+    # Appendix I.4 layout: multipart/mixed inside multipart/mixed.
+    outer, inner = MIMEMultipart("mixed"), MIMEMultipart("mixed")
+    for k, v in (("Date", "Tue, 9 Jul 2013 10:57:51 +0200"), ("From", "david@example.com"),
+                 ("To", "laura@example.org"), ("Message-ID", "proto_cmtp_1"),
+                 ("Subject", "from python")):
+        outer[k] = v
+    att = MIMEApplication(open(sys.argv[2], "rb").read(), "octet-stream")
+    att.add_header("Content-Disposition", "attachment", filename="envelop")
+    inner.attach(att)
+    outer.attach(inner)
+    open(sys.argv[3], "wb").write(outer.as_bytes())
+PY
+  check_output "python's email parser finds the envelop part and decodes the Subject" \
+    "^Bienvenue à CMTP!$" python3 "$T/mimecheck.py" parse "$T/m.eml" "$T/m.py.ct"
+  check "  and its attachment equals our ciphertext" cmp "$T/m.py.ct" "$T/m.ct"
+  check_output "  the folded To header unfolds to both addresses" \
+    "^laura@example.org, paul@example.org$" python3 "$T/mimecheck.py" parse "$T/m.eml" "$T/m.py.ct"
+  "$TOOL" encrypt "$T/key.bin" "$T/m.plain" "$T/p.ct" >/dev/null
+  python3 "$T/mimecheck.py" build "$T/p.ct" "$T/p.eml"
+  check_output "an Appendix I.4 layout built by python decrypts with ours" \
+    "^subject from python$" "$TOOL" mime-decrypt "$T/key.bin" AES-256-GCM "$T/p.eml" "$T/p.out"
+  check "  to the plaintext" cmp "$T/p.out" "$T/m.plain"
+else
+  skip "python3 email package not available: MIME cross-check"
+fi
+
 # --- 100 MB through the streaming file interface -------------------------------
 if head -c $((100 * 1024 * 1024)) /dev/urandom >"$T/big.plain" 2>/dev/null; then
   TIMEV=""

@@ -136,6 +136,7 @@ mta_init() {
     DOVECOT_LOG=$T/dovecot/dovecot.log
     DOVECOT_LMTP=$T/dovecot/run/lmtp
     export POSTFIX_CONF POSTFIX_LOG DOVECOT_CONF DOVECOT_LOG DOVECOT_LMTP
+    mta_reap_orphans
     cm_on_exit mta_stop
     trap 'exit 129' HUP
     trap 'exit 130' INT
@@ -143,9 +144,33 @@ mta_init() {
     mta_inited=1
 }
 
+# mta_listeners PORT: print the local addresses listening on TCP PORT, one a line
+# (IPv4 dotted, IPv6 as the kernel's hex). Reads /proc/net/tcp{,6}, so it needs
+# neither ss nor netstat (a minimal Debian image has neither).
+mta_listeners() {
+    awk -v port="$(printf '%04X' "$1")" '
+        FNR > 1 && $4 == "0A" {
+            split($2, a, ":")
+            if (a[2] != port) next
+            if (length(a[1]) == 8)
+                print strtonum_ip(a[1])
+            else
+                print a[1]
+        }
+        function hex(h,   i, n) {
+            n = 0
+            for (i = 1; i <= length(h); i++)
+                n = n * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+            return n
+        }
+        function strtonum_ip(h) {
+            return hex(substr(h, 7, 2)) "." hex(substr(h, 5, 2)) "." hex(substr(h, 3, 2)) "." hex(substr(h, 1, 2))
+        }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
 # mta_port_free PORT: true when nothing listens on TCP PORT (any address)
 mta_port_free() {
-    [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+    [ -z "$(mta_listeners "$1")" ]
 }
 
 # mta_free_port VAR: reserve a free 127.0.0.1 TCP port for this test and store it in
@@ -169,6 +194,7 @@ mta_free_port() {
             fi
         fi
         echo $$ >"$mta_port_dir/$p/pid"
+        echo "$T" >"$mta_port_dir/$p/dir"
         # Checked again: a process outside the scheme may have bound it meanwhile.
         if ! mta_port_free "$p"; then
             rm -rf "$mta_port_dir/$p"
@@ -179,6 +205,34 @@ mta_free_port() {
     done
     mta_diag "mta_free_port: no free port in $MTA_PORT_MIN..$((MTA_PORT_MIN + MTA_PORT_SPAN))"
     return 1
+}
+
+# mta_reap_orphans: stop the instances of tests that died without cleaning up
+# (SIGKILL): their port reservations name a dead owner pid and the owner's scratch
+# directory. Only instances whose owner is gone are touched.
+mta_reap_orphans() {
+    local d owner t pid
+    for d in "$mta_port_dir"/[0-9]*; do
+        [ -f "$d/pid" ] || continue
+        owner=$(cat "$d/pid" 2>/dev/null)
+        [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+        t=$(cat "$d/dir" 2>/dev/null)
+        case $t in
+            */cmail-test.*) ;;
+            *) t= ;;
+        esac
+        if [ -n "$t" ] && [ "$t" != "$T" ]; then
+            [ -f "$t/postfix/etc/main.cf" ] &&
+                postfix -c "$t/postfix/etc" stop >/dev/null 2>&1
+            pid=$(cat "$t/dovecot/run/master.pid" 2>/dev/null)
+            if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/dovecot ] &&
+                tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$t/"; then
+                kill -TERM "$pid" 2>/dev/null
+            fi
+        fi
+        rm -rf "$d"
+    done
+    return 0
 }
 
 # mta_release_ports: drop every port reservation made by this test
@@ -233,8 +287,8 @@ mta_instance_pids() {
         cwd=$(readlink "$p/cwd" 2>/dev/null)
         case $cwd/ in
             "$T"/*) ;;
-            *) tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qF -- "$T" ||
-                   tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qF -- "$T" || continue ;;
+            *) { tr '\0' '\n' <"$p/cmdline"; tr '\0' '\n' <"$p/environ"; } 2>/dev/null |
+                   grep -qF -- "$T/" || continue ;;
         esac
         echo "${p#/proc/}"
     done
@@ -336,8 +390,6 @@ info_log_path = $DOVECOT_LOG
 debug_log_path = $DOVECOT_LOG
 auth_verbose = yes
 auth_failure_delay = 0
-# no auth penalty (anvil) for the tests' deliberate failures from loopback
-login_trusted_networks = 127.0.0.0/8
 ssl = yes
 ssl_cert = <$cert
 ssl_key = <$key
@@ -385,6 +437,12 @@ service pop3-login {
     ssl = yes
   }
 }
+# No auth penalty: the tests' deliberate failures must not slow later logins.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service lmtp {
   unix_listener lmtp {
     mode = 0666
@@ -397,12 +455,13 @@ service submission-login {
 }
 EOF
     [ -n "$DOVECOT_EXTRA_CONF" ] && printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$DOVECOT_CONF"
+    chmod 0644 "$DOVECOT_CONF"
+    mta_dovecot_running=1
     if ! dovecot -c "$DOVECOT_CONF" >"$d/start.out" 2>&1; then
         mta_diag "dovecot_start: dovecot -c $DOVECOT_CONF failed"
         mta_log_tail
         return 1
     fi
-    mta_dovecot_running=1
     if ! mta_wait_port "$DOVECOT_IMAP_PORT" || ! mta_wait_port "$DOVECOT_POP3_PORT" ||
         ! mta_wait_port "$DOVECOT_IMAP_PLAIN_PORT" || ! mta_wait_port "$DOVECOT_POP3_PLAIN_PORT" ||
         ! mta_wait_file "$DOVECOT_LMTP"; then
@@ -495,12 +554,13 @@ EOF
     [ -n "$POSTFIX_EXTRA_MAIN" ] && printf '%s\n' "$POSTFIX_EXTRA_MAIN" >>"$POSTFIX_CONF/main.cf"
     mta_master_cf >"$POSTFIX_CONF/master.cf"
     [ -n "$POSTFIX_EXTRA_MASTER" ] && printf '%s\n' "$POSTFIX_EXTRA_MASTER" >>"$POSTFIX_CONF/master.cf"
+    chmod 0644 "$POSTFIX_CONF/main.cf" "$POSTFIX_CONF/master.cf"
+    mta_postfix_running=1
     if ! postfix -c "$POSTFIX_CONF" start >"$p/start.out" 2>&1; then
         mta_diag "postfix_start: postfix -c $POSTFIX_CONF start failed"
         mta_log_tail
         return 1
     fi
-    mta_postfix_running=1
     if ! mta_wait_port "$POSTFIX_SMTP_PORT"; then
         mta_diag "postfix_start: smtpd did not come up"
         mta_log_tail

@@ -1,3 +1,235 @@
 #!/usr/bin/env bash
-# placeholder
-echo "1..0 # SKIP not written yet"
+# notice_xmlsec.sh - notices signed by our code (cm_dsig, through test/tools/notice_tool) checked
+# with the independent tools xmllint and xmlsec1; notices signed with the xmlsec1 command accepted by
+# `cmail verify`; tampering, moved/duplicated/wrapping signatures and foreign keys rejected
+# (PROFILE.md section 6, issue 3).
+. "$top_srcdir/test/shell/lib.sh"
+NT=$top_builddir/test/tools/notice_tool
+XSD=$CMAIL_SCHEMA_DIR/x1341-notices.xsd
+NS=http://www.itu.int/xml-namespace/itu-t/x.1341/x-cmail-notices
+for tool in xmlsec1 xmllint openssl perl; do
+  if ! command -v $tool >/dev/null; then skip "$tool not installed"; cm_done; exit; fi
+done
+[ -x "$NT" ] || { not_ok "test/tools/notice_tool not built"; cm_done; exit; }
+
+# --- a PKI: CA, CRL, server, alice (sender), bob (recipient) -------------------------------------
+P=$T/pki
+check "cmail pki init makes the test PKI" \
+  "$CMAIL" pki init "$P" --domain example.org --user alice@example.org --user bob@example.org
+CA=$P/ca.pem CRL=$P/crl.pem
+SK=$P/server.key SC=$P/server.pem
+AK=$P/users/alice@example.org.key AC=$P/users/alice@example.org.pem
+BK=$P/users/bob@example.org.key BC=$P/users/bob@example.org.pem
+[ -f "$SC" ] && [ -f "$AC" ] && [ -f "$BC" ] || { not_ok "no PKI, cannot go on"; cm_done; exit; }
+
+# nt CMD...: run notice_tool quietly, fail the test run loudly
+nt() { "$NT" "$@" >"$T/.nt" 2>&1 || { echo "# notice_tool $*"; sed 's/^/# /' "$T/.nt"; return 1; }; }
+ENTS=(--from alice@example.org --cert "$AC" --to bob@example.org --cert "$BC")
+ANSWER=$(printf 'answer' | openssl dgst -sha256 -binary | openssl base64 -A)
+
+# --- the six types, signed by our code -------------------------------------------------------------
+D=$T/n
+mkdir -p "$D"
+nt build deposit "$D/d0.xml" --envelope-id env-1 &&
+nt sign "$D/d0.xml" "$D/deposit.xml" --key "$SK" --cert "$SC" --place postmark &&
+nt promote "$D/deposit.xml" "$D/d1.xml" "${ENTS[@]}" &&
+nt sign "$D/d1.xml" "$D/signed-deposit.xml" --key "$AK" --cert "$AC" --place info &&
+nt build transit "$D/t0.xml" --envelope-id env-1 &&
+nt sign "$D/t0.xml" "$D/transit.xml" --key "$SK" --cert "$SC" --place postmark &&
+nt promote "$D/transit.xml" "$D/t1.xml" "${ENTS[@]}" &&
+nt sign "$D/t1.xml" "$D/signed-transit.xml" --key "$SK" --cert "$SC" --place info &&
+nt build receipt "$D/r0.xml" --envelope-id env-1 --to bob@example.org --cert "$BC" &&
+nt sign "$D/r0.xml" "$D/receipt.xml" --key "$SK" --cert "$SC" --place postmark &&
+nt promote "$D/receipt.xml" "$D/r1.xml" &&
+nt respond "$D/r1.xml" "$D/r2.xml" --answer "$ANSWER" &&
+nt sign "$D/r2.xml" "$D/signed-receipt-2.xml" --key "$BK" --cert "$BC" --place challenge &&
+nt sign "$D/signed-receipt-2.xml" "$D/signed-receipt.xml" --key "$SK" --cert "$SC" --place postmark
+[ $? -eq 0 ] && ok "notice_tool built and signed all six notice types" || not_ok "notice_tool flow"
+
+# xsec FILE N: xmlsec1 verifies signature N with the CA as the only trust anchor
+xsec() { xmlsec1 --verify --trusted-pem "$CA" --node-xpath "//*[@Id='cmail-sig-$2']" "$1"; }
+# cv FILE...: cmail verify with the test PKI
+cv() { "$CMAIL" verify "$@" --ca "$CA" --crl "$CRL"; }
+# accepted TEXT FILE: cmail verify exits 0 and says VALID last
+accepted() {
+  local rc=0
+  cv "$2" >"$T/.out" 2>&1 || rc=$?
+  if [ $rc -eq 0 ] && [ "$(tail -n 1 "$T/.out")" = VALID ]; then ok "$1"; else not_ok "$1 (rc $rc)"; sed 's/^/# /' "$T/.out"; fi
+}
+# rejected TEXT FILE [PATTERN]: cmail verify exits 1, last line INVALID: (matching PATTERN)
+rejected() {
+  local rc=0
+  cv "$2" >"$T/.out" 2>&1 || rc=$?
+  if [ $rc -eq 1 ] && tail -n 1 "$T/.out" | grep -Eq -- "^INVALID: .*${3:-}"; then ok "$1"
+  else not_ok "$1 (rc $rc)"; sed 's/^/# /' "$T/.out"; fi
+}
+
+for f in deposit:1 signed-deposit:2 transit:1 signed-transit:2 receipt:1 signed-receipt-2:2 signed-receipt:3; do
+  name=${f%:*} count=${f#*:}
+  check "$name: xmllint --schema validates" xmllint --noout --schema "$XSD" "$D/$name.xml"
+  n=0
+  for ((i = 1; i <= count; i++)); do xsec "$D/$name.xml" $i >/dev/null 2>&1 && n=$((n + 1)); done
+  [ $n -eq $count ] && ok "$name: xmlsec1 --verify accepts all $count signature(s)" \
+    || not_ok "$name: xmlsec1 verified $n of $count signatures"
+  check_fails "$name: there is no signature $((count + 1))" \
+    grep -q "cmail-sig-$((count + 1))" "$D/$name.xml"
+  accepted "$name: cmail verify accepts it" "$D/$name.xml"
+done
+
+# what cmail verify reports
+cv "$D/signed-receipt.xml" >"$T/report" 2>&1
+for pat in '^notice: SignedReceiptNotice$' '^envelope id: env-1$' '^MimeMessageHash: [A-Za-z0-9+/=]+ \(SHA-256\)$' \
+  '^UncipheredEnvelopeHash: ' '^CipheredEnvelopeHash: ' '^entity: bob@example.org \(to\)$' \
+  '^signature 1: in DigitalPostmark, by server, covers whole document except Response$' \
+  '^signature 2: in EntityChallenge, by recipient, covers whole document$' \
+  '^signature 3: in DigitalPostmark, by server countersignature, covers whole document$' \
+  '^  address: bob@example.org$' '^  signer: .*mail\.example\.org' '^schema: valid$'; do
+  grep -Eq -- "$pat" "$T/report" && ok "report of signed receipt has /$pat/" \
+    || { not_ok "report of signed receipt lacks /$pat/"; sed 's/^/# /' "$T/report"; }
+done
+check_output "signed deposit: sender signature by alice covers the whole document" \
+  '^signature 2: in EnvelopeInformation, by sender, covers whole document' cv "$D/signed-deposit.xml"
+check_output "deposit: server signature covers the DigitalPostmark" \
+  '^signature 1: in DigitalPostmark, by server, covers DigitalPostmark$' cv "$D/deposit.xml"
+check_output "signed deposit report lists both entities" '^entity: alice@example.org \(from\)$' cv "$D/signed-deposit.xml"
+
+# --- usage and trust anchors ------------------------------------------------------------------------
+rc=0; "$CMAIL" verify "$D/deposit.xml" >"$T/.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] && grep -q '^INVALID: no trust anchors given (--ca)$' "$T/.out" \
+  && ok "without --ca: exit 1, no trust anchors given (--ca)" || { not_ok "without --ca (rc $rc)"; sed 's/^/# /' "$T/.out"; }
+grep -q '^  crypto: ok$' "$T/.out" && ok "without --ca the signature itself is still checked" || not_ok "no crypto line without --ca"
+for args in "" "--bogus $D/deposit.xml" "$T/does-not-exist.xml" "$D/deposit.xml --ca" "$D/deposit.xml --ca $T/nope.pem"; do
+  rc=0; "$CMAIL" verify $args >/dev/null 2>&1 || rc=$?
+  [ $rc -eq 2 ] && ok "usage error exits 2: verify $args" || not_ok "verify $args exited $rc, not 2"
+done
+check_output "cmail verify --help" 'usage: cmail verify FILE' "$CMAIL" verify --help
+
+# --- notice mail (Appendix I) -----------------------------------------------------------------------
+# mail NOTICE NAME OUT: a notice mail with the notice base64-attached
+mail() {
+  { printf 'From: Cmail <cmail@example.org>\r\nTo: alice@example.org\r\nSubject: Cmail deposit notice\r\n'
+    printf 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="=_b1"\r\n\r\n'
+    printf 'This is a MIME message.\r\n--=_b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n'
+    printf 'Your certified message was deposited.\r\n--=_b1\r\n'
+    printf 'Content-Type: application/octet-stream; name="%s"\r\n' "$2"
+    printf 'Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n filename="%s"\r\n\r\n' "$2"
+    openssl base64 -e -in "$1" | sed 's/$/\r/'
+    printf -- '--=_b1--\r\n'; } >"$3"
+}
+mail "$D/signed-deposit.xml" depositNotice.xml "$T/deposit.eml"
+accepted "notice mail with depositNotice.xml is accepted" "$T/deposit.eml"
+check_output "notice mail: the attachment is named" 'notice mail, attachment depositNotice.xml' cv "$T/deposit.eml"
+mail "$D/signed-receipt.xml" receiptNotice.xml "$T/receipt.eml"
+accepted "notice mail with receiptNotice.xml is accepted" "$T/receipt.eml"
+sed 's/EnvelopeId="env-1"/EnvelopeId="env-2"/' "$D/signed-deposit.xml" >"$T/bad.xml"
+mail "$T/bad.xml" depositNotice.xml "$T/bad.eml"
+rejected "notice mail with a tampered notice is rejected" "$T/bad.eml"
+printf 'From: a@example.org\r\nSubject: hi\r\n\r\nno notice here\r\n' >"$T/plain.eml"
+rejected "a mail without a notice attachment is rejected" "$T/plain.eml" "no notice attachment"
+
+# --- signed with the xmlsec1 command from a template ------------------------------------------------
+# tmpl N [INTERSECT...]: a PROFILE.md section 6 template, one line, no whitespace outside it
+tmpl() {
+  local n=$1; shift
+  printf '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="cmail-sig-%s"><ds:SignedInfo>' "$n"
+  printf '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+  printf '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+  printf '<ds:Reference URI=""><ds:Transforms>'
+  for x in "$@"; do
+    printf '<ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2"><dsig2:XPath xmlns:dsig2="http://www.w3.org/2002/06/xmldsig-filter2" xmlns:c="%s" Filter="%s">%s</dsig2:XPath></ds:Transform>' "$NS" "${x%%:*}" "${x#*:}"
+  done
+  printf '<ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2"><dsig2:XPath xmlns:dsig2="http://www.w3.org/2002/06/xmldsig-filter2" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Filter="subtract">//ds:Signature[number(substring-after(@Id,'"'"'cmail-sig-'"'"')) &gt;= %s]</dsig2:XPath></ds:Transform>' "$n"
+  printf '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
+  printf '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>'
+  printf '</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>'
+}
+TPL=$(tmpl 1 'intersect:/*/c:DigitalPostmark') perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$D/d0.xml" >"$T/x0.xml"
+check "xmlsec1 --sign signs a deposit notice template (server key)" \
+  xmlsec1 --sign --privkey-pem "$SK,$SC" --node-xpath "//*[@Id='cmail-sig-1']" --output "$T/x-deposit.xml" "$T/x0.xml"
+accepted "deposit notice signed by the xmlsec1 command is accepted by cmail verify" "$T/x-deposit.xml"
+nt promote "$T/x-deposit.xml" "$T/x1.xml" "${ENTS[@]}" || true
+TPL=$(tmpl 2) perl -0777 -pe 's{</EnvelopeInformation>}{$ENV{TPL}</EnvelopeInformation>}' "$T/x1.xml" >"$T/x2.xml"
+check "xmlsec1 --sign adds the sender's signature 2 (alice's key)" \
+  xmlsec1 --sign --privkey-pem "$AK,$AC" --node-xpath "//*[@Id='cmail-sig-2']" --output "$T/x-signed-deposit.xml" "$T/x2.xml"
+accepted "signed deposit notice signed twice by the xmlsec1 command is accepted" "$T/x-signed-deposit.xml"
+TPL=$(tmpl 1 'intersect:/*/*' 'subtract://c:Response') \
+  perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$D/r0.xml" >"$T/xr0.xml"
+check "xmlsec1 --sign signs a receipt notice template" \
+  xmlsec1 --sign --privkey-pem "$SK,$SC" --node-xpath "//*[@Id='cmail-sig-1']" --output "$T/x-receipt.xml" "$T/xr0.xml"
+accepted "receipt notice signed by the xmlsec1 command is accepted" "$T/x-receipt.xml"
+
+# --- tampering --------------------------------------------------------------------------------------
+SD=$D/signed-deposit.xml
+perl -0777 -pe 's{(<MimeMessageHash[^>]*>)[^<]*}{${1}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}' "$SD" >"$T/t-hash.xml"
+rejected "changed MimeMessageHash is rejected" "$T/t-hash.xml" "signature 1"
+check_fails "changed MimeMessageHash: xmlsec1 rejects signature 1" xsec "$T/t-hash.xml" 1
+check_fails "changed MimeMessageHash: xmlsec1 rejects signature 2" xsec "$T/t-hash.xml" 2
+
+sed 's/EmailAddress="bob@example.org"/EmailAddress="mallory@example.org"/' "$SD" >"$T/t-addr.xml"
+rejected "changed Entity EmailAddress is rejected" "$T/t-addr.xml" "signature 2"
+check "changed Entity EmailAddress: xmlsec1 still accepts the server's signature 1" xsec "$T/t-addr.xml" 1
+check_fails "changed Entity EmailAddress: xmlsec1 rejects the sender's signature 2" xsec "$T/t-addr.xml" 2
+
+perl -0777 -pe 's{(<ds:Signature[^>]*Id="cmail-sig-2".*?</ds:Signature>)}{}s and $s = $1;
+  s{</DigitalPostmark>}{$s</DigitalPostmark>}' "$SD" >"$T/t-moved.xml"
+grep -q 'cmail-sig-2' "$T/t-moved.xml" && ok "moved: signature 2 now sits in DigitalPostmark" || not_ok "moved: edit failed"
+rejected "signature 2 moved into DigitalPostmark is rejected" "$T/t-moved.xml"
+
+perl -0777 -pe 's{(<ds:Signature[^>]*Id="cmail-sig-1".*?</ds:Signature>)}{$1$1}s' "$SD" >"$T/t-dup.xml"
+[ "$(grep -o 'Id="cmail-sig-1"' "$T/t-dup.xml" | wc -l)" -eq 2 ] && ok "duplicated: two cmail-sig-1" || not_ok "dup edit failed"
+rejected "duplicated signature is rejected" "$T/t-dup.xml"
+
+# wrapping 1: the attacker adds a second MimeMessageHash and obtains a signature (made here with the
+# server's key by the xmlsec1 command) whose intersect covers only that element; xmlsec1 is happy,
+# but a reader would read the first, unsigned, hash: cmail verify must refuse the transform shape
+perl -0777 -pe 's{(<MimeMessageHash[^>]*>[^<]*</MimeMessageHash>)}{$1<MimeMessageHash AlgorithmOID="2.16.840.1.101.3.4.2.1">BBBB</MimeMessageHash>}' \
+  "$D/d0.xml" >"$T/w0.xml"
+TPL=$(tmpl 1 'intersect:/*/c:DigitalPostmark/c:MimeMessageHash[2]') \
+  perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$T/w0.xml" >"$T/w1.xml"
+xmlsec1 --sign --privkey-pem "$SK,$SC" --node-xpath "//*[@Id='cmail-sig-1']" --output "$T/w2.xml" "$T/w1.xml" >/dev/null 2>&1
+perl -0777 -pe 's{(<MimeMessageHash[^>]*>)[^<]*}{${1}Q0NDQw==}' "$T/w2.xml" >"$T/t-wrap.xml"
+check "wrapping: xmlsec1 accepts the narrowed signature (it checks any transforms)" xsec "$T/t-wrap.xml" 1
+rejected "wrapping: a signature 1 covering less than the DigitalPostmark is rejected" "$T/t-wrap.xml" "transforms"
+# wrapping 2: the intersect text of our signature edited to select the attacker's element
+sed 's#>/\*/c:DigitalPostmark<#>/*/c:DigitalPostmark/c:MimeMessageHash[2]<#' "$SD" >"$T/t-wrap2.xml"
+rejected "wrapping: an edited intersect is rejected" "$T/t-wrap2.xml"
+check_fails "wrapping: an edited intersect fails xmlsec1 too" xsec "$T/t-wrap2.xml" 1
+# wrapping 3: the signed postmark moved inside a fake postmark the reader would read
+perl -0777 -pe 's{(<DigitalPostmark .*?</DigitalPostmark>)}{<DigitalPostmark EnvelopeId="env-1" DeliveryType="CertifiedMail"><MimeMessageHash AlgorithmOID="2.16.840.1.101.3.4.2.1">Q0NDQw==</MimeMessageHash>$1</DigitalPostmark>}s' \
+  "$D/deposit.xml" >"$T/t-wrap3.xml"
+rejected "wrapping: postmark moved inside a fake DigitalPostmark is rejected" "$T/t-wrap3.xml"
+check_fails "wrapping: xmlsec1 rejects the moved postmark too" xsec "$T/t-wrap3.xml" 1
+
+# a key not under ca.pem
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/rogue.key" -out "$T/rogue.pem" -days 2 \
+  -subj "/O=Cmail Test Organisation/CN=mail.example.org" -addext "subjectAltName=email:postmaster@example.org" \
+  -addext "certificatePolicies=0.0.24.1341.2.1" >/dev/null 2>&1
+nt sign "$D/d0.xml" "$T/t-rogue.xml" --key "$T/rogue.key" --cert "$T/rogue.pem" --place postmark
+rejected "signature by an untrusted key is rejected" "$T/t-rogue.xml" "certificate"
+check_fails "signature by an untrusted key: xmlsec1 --trusted-pem ca.pem rejects it" xsec "$T/t-rogue.xml" 1
+# the server's certificate in KeyInfo replaced by alice's (trusted, but not the key that signed)
+SB=$(sed -n 's#.*<ds:X509Certificate>\([^<]*\)</ds:X509Certificate>.*#\1#p' "$D/deposit.xml" | head -n 1)
+AB=$(openssl x509 -in "$AC" -outform DER | openssl base64 -A)
+sed "s#$SB#$AB#" "$D/deposit.xml" >"$T/t-swap.xml"
+rejected "another trusted certificate in KeyInfo is rejected" "$T/t-swap.xml" "signature 1"
+
+# the Response changed after the recipient signed
+perl -0777 -pe 's{(<EntityChallenge>.*?<Response[^>]*>)[^<]*}{${1}Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0M=}s' \
+  "$D/signed-receipt.xml" >"$T/t-resp.xml"
+rejected "Response changed after the recipient signed is rejected" "$T/t-resp.xml" "signature 2"
+check "changed Response: xmlsec1 still accepts the server's signature 1" xsec "$T/t-resp.xml" 1
+check_fails "changed Response: xmlsec1 rejects the recipient's signature 2" xsec "$T/t-resp.xml" 2
+check_fails "changed Response: xmlsec1 rejects the countersignature 3" xsec "$T/t-resp.xml" 3
+
+# the recipient's signature made by someone else (alice signs bob's receipt)
+nt sign "$D/r2.xml" "$T/t-other.xml" --key "$AK" --cert "$AC" --place challenge
+rejected "recipient signature by another user is rejected" "$T/t-other.xml" "address"
+# our signer refuses a sender signature on a DepositNotice not yet promoted
+check_fails "notice_tool sign refuses signature 2 in EnvelopeInformation of a DepositNotice" \
+  "$NT" sign "$D/deposit.xml" "$T/t-refused.xml" --key "$AK" --cert "$AC" --place info
+# a revoked recipient certificate
+"$CMAIL" pki revoke "$P" bob@example.org >/dev/null 2>&1
+rejected "signed receipt is rejected once bob's certificate is revoked (--crl)" "$D/signed-receipt.xml" "revoked"
+accepted "the deposit notice (server only) is still accepted after bob's revocation" "$D/deposit.xml"
+
+cm_done

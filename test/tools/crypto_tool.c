@@ -11,6 +11,9 @@
  *	crypto_tool unwrap KEY.pem ALG B64FILE OUTFILE
  *	crypto_tool encrypt KEYFILE IN OUT
  *	crypto_tool decrypt KEYFILE ALG IN OUT
+ *	crypto_tool mime-write KEYFILE IN OUT FROM TO DATE MSGID SUBJECT
+ *	crypto_tool mime-decrypt KEYFILE ALG IN OUT
+ *	crypto_tool mime-extract IN OUT
  * DESCRIPTION
  *	Lets test/shell/crypto_openssl.sh check our code against the
  *	openssl command. KEYFILE holds exactly 32 raw key bytes.
@@ -20,6 +23,11 @@
  *	"maxrss_kb <peak resident set size>". decrypt writes to OUT.tmp
  *	and renames it to OUT only after the tag (or padding) checked
  *	out, removing it otherwise, as cm_envelope(3) asks callers to.
+ *
+ *	mime-write writes an ENVELOPE MIME message (cm_envelope_mime) and
+ *	also prints "mime <base64 SHA-256>"; mime-decrypt (same temporary
+ *	file rule) prints the clear Subject as "subject <text>";
+ *	mime-extract writes the decoded ciphertext and prints its digest.
  *
  *	Exit status 0 on success, 1 on failure (reason on stderr), 2 on
  *	a usage error. Not installed.
@@ -34,6 +42,7 @@
 #include "cm_log.h"
 #include "cm_pem.h"
 #include "cm_envelope.h"
+#include "cm_envelope_mime.h"
 #include "cm_keywrap.h"
 #include "cm_challenge.h"
 
@@ -43,7 +52,9 @@ static void __attribute__((noreturn)) usage(void)
     fprintf(stderr, "usage: crypto_tool number | answer NUMBER KEYFILE [OID]"
 	    " | compare EXPECTED SUBMITTED | wrap CERT KEYFILE"
 	    " | unwrap KEY ALG B64FILE OUT | encrypt KEYFILE IN OUT"
-	    " | decrypt KEYFILE ALG IN OUT\n");
+	    " | decrypt KEYFILE ALG IN OUT"
+	    " | mime-write KEYFILE IN OUT FROM TO DATE MSGID SUBJECT"
+	    " | mime-decrypt KEYFILE ALG IN OUT | mime-extract IN OUT\n");
     exit(2);
 }
 
@@ -144,6 +155,72 @@ static int do_crypt(int encrypt, const char *keyfile, const char *alg_name,
     return (0);
 }
 
+/* do_mime - ENVELOPE MIME message commands */
+static int do_mime(int argc, char **argv)
+{
+    unsigned char key[32];
+    CM_ENVELOPE_ALG alg = CM_ENVELOPE_AES256_GCM;
+    CM_ENVELOPE_DIGESTS d;
+    CM_HEADERS clear;
+    char    err[256];
+    char    tmp[4096];
+    FILE   *in, *out;
+    int     ret;
+
+    if (strcmp(argv[1], "mime-write") == 0 && argc == 10) {
+	CM_ENVELOPE_HEADERS h = {argv[5], argv[6], 0, argv[7], argv[8], argv[9]};
+	CM_ENVELOPE_MIME_DIGESTS dm;
+
+	read_key(argv[2], key);
+	if ((in = fopen(argv[3], "rb")) == 0 || (out = fopen(argv[4], "wb")) == 0)
+	    die(argv[3], "cannot open input or output");
+	ret = cm_envelope_mime_write(out, &h, in, key, &dm, err, sizeof(err));
+	fclose(in);
+	if (fclose(out) != 0 || ret < 0) {
+	    remove(argv[4]);
+	    die("mime-write", ret < 0 ? err : "write error");
+	}
+	report(&dm.envelope);
+	printf("mime %s\nmime_len %llu\n", dm.mime_b64, (unsigned long long) dm.mime_len);
+	return (0);
+    }
+    if (strcmp(argv[1], "mime-decrypt") == 0 && argc == 6) {
+	read_key(argv[2], key);
+	if (cm_envelope_alg_from_name(argv[3], &alg) < 0)
+	    die(argv[3], "unknown algorithm");
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", argv[5]) >= (int) sizeof(tmp))
+	    die(argv[5], "name too long");
+	if ((in = fopen(argv[4], "rb")) == 0 || (out = fopen(tmp, "wb")) == 0)
+	    die(argv[4], "cannot open input or output");
+	ret = cm_envelope_mime_decrypt(in, out, key, alg, &clear, &d, err, sizeof(err));
+	OPENSSL_cleanse(key, sizeof(key));
+	fclose(in);
+	if (fclose(out) != 0 || ret < 0) {
+	    remove(tmp);
+	    cm_headers_free(&clear);
+	    die("mime-decrypt", ret < 0 ? err : "write error");
+	}
+	if (rename(tmp, argv[5]) != 0)
+	    die(argv[5], "cannot rename");
+	report(&d);
+	printf("subject %s\n", cm_headers_get(&clear, "Subject") ?
+	       cm_headers_get(&clear, "Subject") : "");
+	cm_headers_free(&clear);
+	return (0);
+    }
+    if (strcmp(argv[1], "mime-extract") == 0 && argc == 4) {
+	if ((in = fopen(argv[2], "rb")) == 0 || (out = fopen(argv[3], "wb")) == 0)
+	    die(argv[2], "cannot open input or output");
+	ret = cm_envelope_mime_extract(in, out, 0, &d, err, sizeof(err));
+	fclose(in);
+	if (fclose(out) != 0 || ret < 0)
+	    die("mime-extract", ret < 0 ? err : "write error");
+	printf("cipher %s\ncipher_len %llu\n", d.cipher_b64, (unsigned long long) d.cipher_len);
+	return (0);
+    }
+    usage();
+}
+
 int     main(int argc, char **argv)
 {
     unsigned char key[32];
@@ -207,5 +284,7 @@ int     main(int argc, char **argv)
 	return (do_crypt(1, argv[2], 0, argv[3], argv[4]));
     if (strcmp(argv[1], "decrypt") == 0 && argc == 6)
 	return (do_crypt(0, argv[2], argv[3], argv[4], argv[5]));
+    if (strncmp(argv[1], "mime-", 5) == 0)
+	return (do_mime(argc, argv));
     usage();
 }

@@ -678,11 +678,25 @@ static void test_crl_reread(void **state)
     write_crls(f, mkcrl(g_ca, g_ca_key, NOW - DAY, NOW + 30 * DAY, 1, 2, rev, 1), (X509_CRL *) 0);
     assert_int_equal(cm_cert_check(t, u, &o, &rep), -1);
     expect(&rep, "revocation", 0, "number 2, reason no reason given");
-    /* a file that is not a CRL fails closed */
-    snprintf(f, sizeof(f), "%s/junk.crl", dir);
-    write_certs(f, u, (X509 *) 0);
+    /* certificates and dot files in the directory are skipped */
+    snprintf(f, sizeof(f), "%s/ca.0", dir);
+    write_certs(f, g_ca, (X509 *) 0);
+    snprintf(f, sizeof(f), "%s/.hidden", dir);
+    write_certs(f, g_ca, (X509 *) 0);
     assert_int_equal(cm_cert_check(t, u, &o, &rep), -1);
-    expect(&rep, "revocation", 0, "cannot read CRLs");
+    expect(&rep, "revocation", 0, "certificate revoked");
+    /* a file that is neither fails closed */
+    {
+	FILE   *fp;
+
+	snprintf(f, sizeof(f), "%s/junk.crl", dir);
+	assert_non_null(fp = fopen(f, "w"));
+	fputs("-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n", fp);
+	fclose(fp);
+    }
+    assert_int_equal(cm_cert_check(t, u, &o, &rep), -1);
+    expect(&rep, "revocation", 0, "cannot read CRLs: CRL");
+    expect(&rep, "revocation", 0, "junk.crl");
     cm_trust_free(t);
     X509_free(u);
 }
@@ -797,6 +811,9 @@ static void test_address(void **state)
     expect(&rep, "address", 0, "certificate carries no mail address");
     o.n_addresses = 0;
     assert_int_equal(run(g_anchors, g_crl, noaddr, &o, &rep), 0);
+    o.n_addresses = CM_CERT_ADDR_MAX + 1;
+    assert_int_equal(run(g_anchors, g_crl, san, &o, &rep), -1);
+    expect(&rep, "address", 0, "more than 16 addresses");
     X509_free(san);
     X509_free(subj);
     X509_free(noaddr);
@@ -830,6 +847,35 @@ static void test_name_constraints(void **state)
     expect(&rep, "path", 0, "permitted subtree violation");
     assert_int_equal(run(g_anchors, crls, bad_subj, &o, &rep), -1);
     expect(&rep, "path", 0, "permitted subtree violation");
+    /* excluded subtrees, both name forms */
+    {
+	EVP_PKEY *xkey = newkey();
+	X509   *xc = MK(.subject = "/CN=Excluding CA", .issuer = g_ca, .ikey = g_ca_key, .key = xkey,
+			.exts = CA_EXT "|nameConstraints=critical,excluded;email:evil.example");
+	X509   *x_san = MK(.subject = "/CN=M", .issuer = xc, .ikey = xkey,
+			   .exts = EE_BASE "|subjectAltName=email:m@evil.example");
+	X509   *x_subj = MK(.subject = "/CN=M/emailAddress=m@evil.example", .issuer = xc, .ikey = xkey,
+			    .exts = EE_BASE);
+	X509   *x_ok = MK(.subject = "/CN=A/emailAddress=a@example.org", .issuer = xc, .ikey = xkey,
+			  .exts = EE_BASE);
+	char    xcrls[300];
+
+	write_crls(path_new(xcrls, sizeof(xcrls), "crl-x.pem"),
+		   mkcrl(xc, xkey, NOW - DAY, NOW + 30 * DAY, 1, 1, 0, 0),
+		   mkcrl(g_ca, g_ca_key, NOW - DAY, NOW + 30 * DAY, 1, 1, 0, 0), (X509_CRL *) 0);
+	(void) sk_X509_pop(o.untrusted);
+	sk_X509_push(o.untrusted, xc);
+	assert_int_equal(run(g_anchors, xcrls, x_ok, &o, &rep), 0);
+	assert_int_equal(run(g_anchors, xcrls, x_san, &o, &rep), -1);
+	expect(&rep, "path", 0, "excluded subtree violation");
+	assert_int_equal(run(g_anchors, xcrls, x_subj, &o, &rep), -1);
+	expect(&rep, "path", 0, "excluded subtree violation");
+	X509_free(x_san);
+	X509_free(x_subj);
+	X509_free(x_ok);
+	X509_free(xc);
+	EVP_PKEY_free(xkey);
+    }
     sk_X509_free(o.untrusted);
     X509_free(ok_san);
     X509_free(bad_san);
@@ -1075,6 +1121,14 @@ static void test_profile_client(void **state)
     expect(&rep, "c3-country", 0, "no countryCode3c");
     expect(&rep, "c3-san-rfc822name", 0, "no subjectAltName");
     expect(&rep, "c3-policy", 0, "no certificatePolicies");
+    X509_free(x);
+    /* control characters from a certificate never reach the output */
+    x = MK(.subject = "/SN=Doe/GN=A/initials=A/street=2 Main\x1b[2J Street/L=Paris\n/postalCode=1"
+	   "/countryCode3c=FRA", .exts = USER_EXT, .issuer = g_ca, .ikey = g_ca_key);
+    rep.n = 0;
+    assert_int_equal(cm_profile_check(x, CM_ROLE_CLIENT, &rep), 0);
+    expect(&rep, "c3-street", 1, "2 Main?[2J Street");
+    expect(&rep, "c3-locality", 1, "Paris?");
     X509_free(x);
     /* the C.3 erratum: the server policy OID on a client certificate */
     x = MK(.subject = USER_DN, .issuer = g_ca, .ikey = g_ca_key,

@@ -28,6 +28,8 @@
 #include "cm_base64.h"
 #include "cm_hash.h"
 #include "cm_envelope.h"
+#include "cm_headers.h"
+#include "cm_envelope_mime.h"
 
  /*
   * Helpers.
@@ -734,6 +736,356 @@ static void test_file_read_error(void **state)
     fclose(out);
 }
 
+ /*
+  * The ENVELOPE MIME message (cm_envelope_mime).
+  */
+static const char long_to[] =
+    "alice@example.org, bob@example.org, carol@example.org, dave@example.org, "
+    "erin@example.org, frank@example.org, grace@example.org";
+
+/* mime_headers - the clear headers used by the MIME tests */
+static CM_ENVELOPE_HEADERS mime_headers(void)
+{
+    CM_ENVELOPE_HEADERS h = {
+	.from = "david.keller@example.com",
+	.to = long_to,
+	.cc = 0,
+	.date = "Tue, 9 Jul 2013 10:57:51 +0200",
+	.message_id = "<proto_cmtp_1373360269856@example.com>",
+	.subject = "=?UTF-8?Q?Bienvenue_=C3=A0_CMTP!?=",
+    };
+
+    return (h);
+}
+
+/* test_mime_roundtrip - write, read back, digests, line format */
+static void test_mime_roundtrip(void **state)
+{
+    static const size_t sizes[] = {0, 100, 200001};
+    size_t  i;
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	size_t  len = sizes[i];
+	unsigned char *pt = malloc(len + 1);
+	CM_ENVELOPE_HEADERS hdr = mime_headers();
+	CM_ENVELOPE_MIME_DIGESTS dm;
+	CM_ENVELOPE_DIGESTS dd, dx;
+	CM_HEADERS clear;
+	unsigned char *msg, *back, *ct;
+	size_t  msg_len, back_len, ct_len, off, lines = 0;
+	unsigned char md[32];
+	char    b64[48];
+	char    err[256];
+	FILE   *in, *mime, *out, *cout;
+
+	pattern(pt, len, (uint32_t) (500 + i));
+	in = file_of(pt, len);
+	mime = tmpfile();
+	if (cm_envelope_mime_write(mime, &hdr, in, key1, &dm, err, sizeof(err)) != 0)
+	    fail_msg("mime_write: %s", err);
+	msg = slurp(mime, &msg_len);
+	/* MimeMessageHash is the digest of every byte written. */
+	assert_int_equal(dm.mime_len, msg_len);
+	sha256(msg, msg_len, md);
+	assert_memory_equal(dm.mime, md, 32);
+	b64_of(md, b64);
+	assert_string_equal(dm.mime_b64, b64);
+	assert_int_equal(dm.envelope.plain_len, len);
+	assert_int_equal(dm.envelope.cipher_len, len + 28);
+	/* Every line ends in CRLF and is at most 78 characters. */
+	for (off = 0; off < msg_len; off++) {
+	    size_t  start = off;
+
+	    while (off < msg_len && msg[off] != '\n')
+		off++;
+	    assert_true(off < msg_len);
+	    assert_true(off > start ? msg[off - 1] == '\r' : 0);
+	    assert_true(off - start - 1 <= 78);
+	    lines++;
+	}
+	assert_non_null(strstr((char *) msg, "filename=\"envelop\""));
+	assert_non_null(strstr((char *) msg, "\r\nTo: alice@example.org,"));
+	assert_null(memchr(msg, 0, msg_len));
+
+	/* Decrypt: plaintext, clear headers (unfolded), digests. */
+	rewind(mime);
+	out = tmpfile();
+	if (cm_envelope_mime_decrypt(mime, out, key1, CM_ENVELOPE_AES256_GCM, &clear,
+				     &dd, err, sizeof(err)) != 0)
+	    fail_msg("mime_decrypt: %s", err);
+	back = slurp(out, &back_len);
+	assert_int_equal(back_len, len);
+	if (len)
+	    assert_memory_equal(back, pt, len);
+	assert_string_equal(cm_headers_get(&clear, "From"), hdr.from);
+	assert_non_null(cm_headers_get(&clear, "To"));
+	assert_non_null(strstr(cm_headers_get(&clear, "To"), "grace@example.org"));
+	assert_string_equal(cm_headers_get(&clear, "Message-ID"), hdr.message_id);
+	assert_string_equal(cm_headers_get(&clear, "Subject"), hdr.subject);
+	assert_null(cm_headers_get(&clear, "Cc"));
+	cm_headers_free(&clear);
+	assert_memory_equal(dd.plain, dm.envelope.plain, 32);
+	assert_memory_equal(dd.cipher, dm.envelope.cipher, 32);
+
+	/* Extract without the key: the ciphertext and its digest. */
+	rewind(mime);
+	cout = tmpfile();
+	if (cm_envelope_mime_extract(mime, cout, 0, &dx, err, sizeof(err)) != 0)
+	    fail_msg("mime_extract: %s", err);
+	ct = slurp(cout, &ct_len);
+	assert_int_equal(ct_len, len + 28);
+	sha256(ct, ct_len, md);
+	assert_memory_equal(dx.cipher, md, 32);
+	assert_memory_equal(dx.cipher, dm.envelope.cipher, 32);
+	assert_string_equal(dx.cipher_b64, dm.envelope.cipher_b64);
+	assert_int_equal(dx.cipher_len, len + 28);
+
+	free(ct);
+	free(back);
+	free(msg);
+	free(pt);
+	fclose(in);
+	fclose(mime);
+	fclose(out);
+	fclose(cout);
+    }
+}
+
+/* mime_decrypt_text - run the reader on a message in memory */
+static int mime_decrypt_text(const char *text, BUF *plain, char *err, size_t errlen)
+{
+    FILE   *in = fmemopen((void *) text, strlen(text), "r");
+    FILE   *out = tmpfile();
+    int     ret;
+
+    assert_non_null(in);
+    ret = cm_envelope_mime_decrypt(in, out, key1, CM_ENVELOPE_AES256_GCM, 0, 0,
+				   err, errlen);
+    if (plain) {
+	size_t  n;
+	unsigned char *data = slurp(out, &n);
+
+	plain->len = 0;
+	buf_add(plain, data, n);
+	free(data);
+    }
+    fclose(in);
+    fclose(out);
+    return (ret);
+}
+
+/* appendix_message - Appendix I.4 layout (nested multipart, LF lines) */
+static char *appendix_message(const char *b64, const char *cte, const char *extra_part)
+{
+    static const char fmt[] =
+	"Received: from localhost ([127.0.0.1])\n"
+	"        by begmeil with SMTP id HIWV8HF9;\n"
+	"        Tue, 09 Jul 2013 10:58:03 +0200 (CEST)\n"
+	"Date: Tue, 9 Jul 2013 10:57:51 +0200 (CEST)\n"
+	"From: david.keller@legalbox.com\n"
+	"To: laura.prin@legalbox.com\n"
+	"Message-ID: proto_cmtp_1373360269856\n"
+	"Subject: =?UTF-8?Q?Bienvenue_=C3=A0_CMTP!?=\n"
+	"MIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; \n"
+	" boundary=\"----=_Part_1_1013939722.1373360271613\"\n"
+	"\n"
+	"------=_Part_1_1013939722.1373360271613\n"
+	"Content-Type: multipart/mixed; \n"
+	" boundary=\"----=_Part_0_2062834323.1373360271584\"\n"
+	"\n"
+	"------=_Part_0_2062834323.1373360271584\n"
+	"Content-Type: application/octet-stream\n"
+	"Content-Transfer-Encoding: %s\n"
+	"Content-Disposition: attachment; filename=envelop\n"
+	"\n"
+	"%s"
+	"\n"
+	"------=_Part_0_2062834323.1373360271584--\n"
+	"%s"
+	"\n"
+	"------=_Part_1_1013939722.1373360271613--\n";
+    size_t  size = sizeof(fmt) + strlen(b64) + strlen(cte) + strlen(extra_part);
+    char   *msg = malloc(size);
+
+    snprintf(msg, size, fmt, cte, b64, extra_part);
+    return (msg);
+}
+
+/* test_mime_appendix_layout - the Recommendation's nested layout reads */
+static void test_mime_appendix_layout(void **state)
+{
+    static const unsigned char pt[] = "Subject: hello\r\n\r\nthe real body\r\n";
+    BUF     ct = {0};
+    BUF     back = {0};
+    char    err[256];
+    char   *b64, *msg;
+
+    encrypt_buf(key1, pt, sizeof(pt) - 1, 1000, &ct);
+    b64 = cm_base64_encode(ct.data, ct.len, 64);
+    msg = appendix_message(b64, "base64", "");
+    if (mime_decrypt_text(msg, &back, err, sizeof(err)) != 0)
+	fail_msg("appendix layout: %s", err);
+    assert_int_equal(back.len, sizeof(pt) - 1);
+    assert_memory_equal(back.data, pt, back.len);
+    free(msg);
+
+    /* Another part after the envelop part is skipped. */
+    msg = appendix_message(b64, "BASE64", "note\n--not-a-boundary\n");
+    assert_int_equal(mime_decrypt_text(msg, &back, err, sizeof(err)), 0);
+    free(msg);
+
+    /* Refusals. */
+    msg = appendix_message(b64, "8bit", "");
+    assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not base64"));
+    free(msg);
+    {
+	char   *bad = strdup(b64);
+
+	bad[10] = '*';
+	msg = appendix_message(bad, "base64", "");
+	assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad base64"));
+	free(msg);
+	/* A valid base64 character changed: authentication fails. */
+	strcpy(bad, b64);
+	bad[20] = bad[20] == 'A' ? 'B' : 'A';
+	msg = appendix_message(bad, "base64", "");
+	assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "authentication failed"));
+	free(msg);
+	free(bad);
+    }
+    {
+	/* Data after the padding. */
+	size_t  n = strlen(b64) + 16;
+	char   *bad = malloc(n);
+
+	snprintf(bad, n, "%sQUJD\n", b64);
+	msg = appendix_message(bad, "base64", "");
+	if (strchr(b64, '=')) {
+	    assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+	    assert_non_null(strstr(err, "padding"));
+	} else {
+	    /* No padding: three extra bytes make the tag check fail. */
+	    assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+	}
+	free(msg);
+	free(bad);
+    }
+    {
+	/* Two envelop parts. */
+	size_t  n = strlen(b64) * 2 + 400;
+	char   *two = malloc(n);
+
+	snprintf(two, n, "------=_Part_0_2062834323.1373360271584\n"
+		 "Content-Transfer-Encoding: base64\n"
+		 "Content-Type: application/octet-stream; name=envelop\n\n%s", b64);
+	/* The extra text sits after the inner close: put it inside instead. */
+	msg = appendix_message(b64, "base64", "");
+	{
+	    char   *close = strstr(msg, "------=_Part_0_2062834323.1373360271584--");
+	    size_t  m = strlen(msg) + strlen(two) + 2;
+	    char   *both = malloc(m);
+
+	    snprintf(both, m, "%.*s%s\n%s", (int) (close - msg), msg, two, close);
+	    assert_int_equal(mime_decrypt_text(both, 0, err, sizeof(err)), -1);
+	    assert_non_null(strstr(err, "more than one envelop"));
+	    free(both);
+	}
+	free(msg);
+	free(two);
+    }
+    /* Cut before the closing boundary. */
+    msg = appendix_message(b64, "base64", "");
+    msg[strlen(msg) - 43] = 0;	/* the outer close line */
+    assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "closing"));
+    free(msg);
+    /* Cut inside the envelop part. */
+    msg = appendix_message(b64, "base64", "");
+    *strstr(msg, b64 + 70) = 0;
+    assert_int_equal(mime_decrypt_text(msg, 0, err, sizeof(err)), -1);
+    free(msg);
+    free(b64);
+    free(ct.data);
+    free(back.data);
+}
+
+/* test_mime_refusals - bad headers for the writer, bad shapes for the reader */
+static void test_mime_refusals(void **state)
+{
+    CM_ENVELOPE_HEADERS hdr = mime_headers();
+    CM_ENVELOPE_HEADERS bad;
+    char    err[256];
+    FILE   *in = file_of((const unsigned char *) "x", 1);
+    FILE   *out = tmpfile();
+    char    longword[1200];
+
+    bad = hdr;
+    bad.subject = "hello\r\nBcc: eve@example.org";
+    assert_int_equal(cm_envelope_mime_write(out, &bad, in, key1, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "Subject"));
+    bad = hdr;
+    bad.from = 0;
+    assert_int_equal(cm_envelope_mime_write(out, &bad, in, key1, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "From"));
+    bad = hdr;
+    bad.to = "caf\xc3\xa9@example.org";
+    assert_int_equal(cm_envelope_mime_write(out, &bad, in, key1, 0, err, sizeof(err)), -1);
+    memset(longword, 'a', sizeof(longword) - 1);
+    longword[sizeof(longword) - 1] = 0;
+    bad = hdr;
+    bad.cc = longword;
+    assert_int_equal(cm_envelope_mime_write(out, &bad, in, key1, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "folded"));
+    /* Nothing was written by the refused calls. */
+    {
+	size_t  n;
+	unsigned char *data = slurp(out, &n);
+
+	assert_int_equal(n, 0);
+	free(data);
+    }
+
+    /* Reader: not MIME, no envelop part, too deep, long line. */
+    assert_int_equal(mime_decrypt_text("From: a@b\nSubject: x\n\nhello\n", 0, err,
+				       sizeof(err)), -1);
+    assert_non_null(strstr(err, "no multipart"));
+    assert_int_equal(mime_decrypt_text("From: a@b\nContent-Type: multipart/mixed; boundary=b\n\n"
+				       "--b\nContent-Type: text/plain\n\nhi\n--b--\n", 0,
+				       err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no part named"));
+    assert_int_equal(mime_decrypt_text("Content-Type: multipart/mixed\n\n--b\n\n--b--\n", 0,
+				       err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "boundary"));
+    {
+	char    deep[2000];
+	size_t  n = 0;
+	int     i;
+
+	n += (size_t) snprintf(deep + n, sizeof(deep) - n,
+			       "Content-Type: multipart/mixed; boundary=b0\n\n");
+	for (i = 0; i < 6; i++)
+	    n += (size_t) snprintf(deep + n, sizeof(deep) - n,
+				   "--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n",
+				   i, i + 1);
+	assert_int_equal(mime_decrypt_text(deep, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nesting"));
+    }
+    {
+	char   *huge = malloc(3000);
+
+	snprintf(huge, 3000, "Content-Type: multipart/mixed; boundary=b\n\n%2000d\n", 7);
+	assert_int_equal(mime_decrypt_text(huge, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "longer than"));
+	free(huge);
+    }
+    fclose(in);
+    fclose(out);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +1101,9 @@ int     main(void)
 	cmocka_unit_test(test_misuse),
 	cmocka_unit_test(test_files_and_digests),
 	cmocka_unit_test(test_file_read_error),
+	cmocka_unit_test(test_mime_roundtrip),
+	cmocka_unit_test(test_mime_appendix_layout),
+	cmocka_unit_test(test_mime_refusals),
     };
 
     return (cmocka_run_group_tests(tests, 0, 0));

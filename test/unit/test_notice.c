@@ -80,13 +80,15 @@ static void fill_entity(CM_NOTICE_ENTITY *e, const char *addr, CM_ENTITY_TYPE ty
     assert_int_equal(cm_notice_set_str(&e->question.random_number, random), 0);
     assert_int_equal(cm_notice_set_str(&e->question.response_alg, CM_HASH_OID_SHA256), 0);
     e->question.response = cm_hash_b64(CM_HASH_SHA256, addr, strlen(addr));
+    if (type == CM_ENTITY_CC)
+	assert_int_equal(cm_notice_set_str(&e->question.response_encoding, "base64"), 0);
     assert_int_equal(cm_notice_set_str(&e->key_algorithm, "AES-256-GCM"), 0);
     assert_int_equal(cm_notice_set_str(&e->key_wrap, "RSA-OAEP"), 0);
     assert_int_equal(cm_notice_set_str(&e->key_encoding, "base64"), 0);
     e->key_size = 256;
     e->wrapped_key = b64_of(key, sizeof(key));
     assert_int_equal(cm_notice_set_str(&e->cert_encoding, "base64"), 0);
-    e->certificate = cm_base64_encode((const unsigned char *) cert, sizeof(cert), 64);
+    e->certificate = cm_base64_encode((const unsigned char *) cert, sizeof(cert), 0);
     assert_non_null(e->certificate);
 }
 
@@ -129,8 +131,10 @@ static CM_NOTICE *model_of(CM_NOTICE_TYPE type)
 	fail_msg("receipt model: %s", err);
     cm_notice_free(dep);
     r->type = type;
-    if (type == CM_NOTICE_SIGNED_RECEIPT)
+    if (type == CM_NOTICE_SIGNED_RECEIPT) {
+	free(r->challenge.response);
 	r->challenge.response = cm_hash_b64(CM_HASH_SHA256, "answer", 6);
+    }
     return (r);
 }
 
@@ -168,6 +172,7 @@ static void question_eq(const CM_NOTICE_QUESTION *a, const CM_NOTICE_QUESTION *b
     str_eq(a->random_number, b->random_number);
     str_eq(a->response_alg, b->response_alg);
     str_eq(a->response, b->response);
+    str_eq(a->response_encoding, b->response_encoding);
 }
 
 /* models_eq - field by field */
@@ -219,7 +224,8 @@ static void no_blank_text(xmlNodePtr node)
 		 /* void */ ;
 	    assert_true(*cp != 0);
 	}
-	if (node->type == XML_ELEMENT_NODE)
+	/* xmlsec1 may indent inside its own Signature: not ours to check */
+	if (node->type == XML_ELEMENT_NODE && strcmp((const char *) node->name, "Signature") != 0)
 	    no_blank_text(node->children);
     }
 }
@@ -619,7 +625,7 @@ static void test_strict(void **state)
 		"<EntityChallenge><SecretQuestion><Request RandomNumber=\"1\"/>",
 		"RandomNumber differs");
     reject_edit(rcpt, "<EntityChallenge>", "<EntityChallenge>" FAKE_SIG,
-		"unexpected element SecretQuestion");
+		"unexpected element Signature in EntityChallenge");
     free(dep);
     free(rcpt);
 }
@@ -688,6 +694,25 @@ static void test_encoding_case(void **state)
     free(out);
     xmlFreeDoc(doc);
     cm_notice_free(n);
+    free(b);
+    /* a certificate in 64-column lines is read without the line breaks */
+    b = replace(dep, "<Certificate encoding=\"base64\">AQ4b", "<Certificate encoding=\"base64\">\n AQ4b\r\n");
+    n = cm_notice_read(b, strlen(b), 0, err, sizeof(err));
+    if (n == 0)
+	fail_msg("wrapped certificate refused: %s", err);
+    assert_null(strpbrk(n->entities[0].certificate, " \r\n"));
+    assert_memory_equal(n->entities[0].certificate, "AQ4b", 4);
+    cm_notice_free(n);
+    free(b);
+    /* Response@encoding (lower case) is read as well */
+    b = replace(dep, "<Response AlgorithmIdentifier=\"2.16.840.1.101.3.4.2.1\" Encoding=",
+		"<Response AlgorithmIdentifier=\"2.16.840.1.101.3.4.2.1\" encoding=");
+    doc = validate_text(b, strlen(b));
+    n = cm_notice_parse(doc, err, sizeof(err));
+    assert_non_null(n);
+    assert_string_equal(n->entities[1].question.response_encoding, "base64");
+    cm_notice_free(n);
+    xmlFreeDoc(doc);
     free(b);
     /* not both on one element */
     b = replace(a, "<Certificate Encoding=\"base64\">", "<Certificate Encoding=\"base64\" encoding=\"b\">");

@@ -1,0 +1,21 @@
+#ifndef CM_CONNECT_H
+#define CM_CONNECT_H
+/*++
+ * NAME
+ *	cm_connect 3h
+ * SUMMARY
+ *	open a stream connection to host:port, [v6]:port or unix:/path
+ * SYNOPSIS
+ *	#include "cm_connect.h"
+ *
+ *	int	cm_connect(const char *where, int timeout, char *err, size_t errlen);
+ * DESCRIPTION
+ *	Resolves host (numeric addresses and names) and tries each address
+ *	in turn, each connect bounded by timeout seconds. Returns a
+ *	close-on-exec descriptor, or -1 with a reason in err.
+ *--*/
+#include <stddef.h>
+
+extern int cm_connect(const char *where, int timeout, char *err, size_t errlen);
+
+#endif

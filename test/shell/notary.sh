@@ -1,0 +1,3 @@
+#!/bin/bash
+. "$top_srcdir/test/shell/lib.sh"
+cm_done
