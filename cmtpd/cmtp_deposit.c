@@ -258,12 +258,39 @@ static int same_cert(const char *b64, X509 *cert)
     return (eq);
 }
 
+/* postmark_signer - the certificate of signature 1 (DigitalPostmark) */
+static X509 *postmark_signer(xmlDocPtr doc)
+{
+    xmlNodePtr pm = cm_notice_find(doc, CM_PART_POSTMARK);
+    xmlNodePtr sig, ki, xd, c;
+
+    for (sig = pm ? pm->children : 0; sig; sig = sig->next)
+	if (sig->type == XML_ELEMENT_NODE && xmlStrcmp(sig->name, BAD_CAST "Signature") == 0)
+	    break;
+    for (ki = sig ? sig->children : 0; ki; ki = ki->next)
+	if (ki->type == XML_ELEMENT_NODE && xmlStrcmp(ki->name, BAD_CAST "KeyInfo") == 0)
+	    break;
+    for (xd = ki ? ki->children : 0; xd; xd = xd->next)
+	if (xd->type == XML_ELEMENT_NODE && xmlStrcmp(xd->name, BAD_CAST "X509Data") == 0)
+	    break;
+    for (c = xd ? xd->children : 0; c; c = c->next) {
+	if (c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, BAD_CAST "X509Certificate") == 0) {
+	    xmlChar *text = xmlNodeGetContent(c);
+	    X509   *cert = text ? cm_cert_from_b64((char *) text, strlen((char *) text)) : 0;
+
+	    xmlFree(text);
+	    return (cert);
+	}
+    }
+    return (0);
+}
+
 /* check_deposit - everything DEPO requires of the signed notice */
 static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 			         char *err, size_t errlen)
 {
     CM_DSIG_REPORT rep;
-    char    our_subject[CM_DSIG_TEXT_MAX];
+    X509   *signer;
     int     i;
     size_t  e;
     CM_HASH_ALG alg;
@@ -280,11 +307,13 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 	snprintf(err, errlen, "expected the server's and the sender's signature, found %d", rep.n);
 	return (-1);
     }
-    X509_NAME_oneline(X509_get_subject_name(s->server_cert), our_subject, sizeof(our_subject));
-    if (strcmp(rep.sigs[0].subject, our_subject) != 0) {
+    /* cm_dsig_verify() proved signature 1 made with the key of this certificate. */
+    if ((signer = postmark_signer(doc)) == 0 || X509_cmp(signer, s->server_cert) != 0) {
+	X509_free(signer);
 	snprintf(err, errlen, "postmark not signed by this server");
 	return (-1);
     }
+    X509_free(signer);
     if (!cm_addr_equal(rep.sigs[1].address, s->sender)) {
 	snprintf(err, errlen, "signed by <%.100s>, not by the sender <%.100s>", rep.sigs[1].address, s->sender);
 	return (-1);

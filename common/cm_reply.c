@@ -127,13 +127,14 @@ unsigned char *cm_reply_get_object(const CM_REPLY *r, const char *label, size_t 
     if (i == r->nlines)
 	return (0);
     total = strlen(first);
-    for (j = i + 1; j < r->nlines && is_b64_line(r->lines[j]); j++)
+    /* The final line ("250 OK") is never part of an object. */
+    for (j = i + 1; j + 1 < r->nlines && is_b64_line(r->lines[j]); j++)
 	total += strlen(r->lines[j]);
     if ((b64 = malloc(total + 1)) == 0)
 	return (0);
     p = b64;
     p += sprintf(p, "%s", first);
-    for (j = i + 1; j < r->nlines && is_b64_line(r->lines[j]); j++)
+    for (j = i + 1; j + 1 < r->nlines && is_b64_line(r->lines[j]); j++)
 	p += sprintf(p, "%s", r->lines[j]);
     out = cm_base64_decode(b64, total, len);
     free(b64);

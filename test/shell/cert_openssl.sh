@@ -320,6 +320,34 @@ expect "no --ca: path fails, profile still runs" 1 '^FAIL path: no trust anchors
 expect "no --ca: the profile rules are still reported" 1 '^PASS c3-policy' "$C/user.pem"
 expect "the summary line" 1 '^INVALID: [0-9]+ rules, [0-9]+ passed, [1-9][0-9]* failed' "$C/user.pem"
 
+# An intermediate CA (openssl ca with v3_ca) and a user below it: --untrusted
+I=$T/int
+mkdir -p "$I/newcerts" && : >"$I/index.txt" && echo 01 >"$I/crlnumber" && openssl rand -hex 16 >"$I/serial"
+newkey "$I/ca.key"
+openssl req -config "$T/ca.cnf" -new -key "$I/ca.key" -subj "/CN=Test Intermediate/O=Cmail Test" -out "$I/ca.csr" 2>/dev/null
+CADIR=$C openssl ca -batch -config "$T/ca.cnf" -name CA_v2 -preserveDN -extensions v3_ca \
+  -in "$I/ca.csr" -out "$I/ca.pem" >/dev/null 2>&1
+issue "$I" user ext_user "$USER_DN" alice@example.org
+CADIR=$I openssl ca -batch -config "$T/ca.cnf" -name CA_v2 -gencrl -out "$I/crl.pem" >/dev/null 2>&1
+CADIR=$C openssl ca -batch -config "$T/ca.cnf" -name CA_v2 -gencrl -out "$C/crl_latest.pem" >/dev/null 2>&1
+mkdir -p "$T/crl_chain" && cp "$C/crl_latest.pem" "$I/crl.pem" "$T/crl_chain/"
+cat "$C/crl_latest.pem" "$I/crl.pem" >"$T/crl_chain.pem"
+expect "intermediate: no path without --untrusted" 1 '^FAIL path: no path to a trust anchor: issuer CN=Test Intermediate' \
+  "$I/user.pem" --ca "$C/ca.pem" --crl "$T/crl_chain"
+expect "intermediate: --untrusted completes the path" 0 '^PASS path: 3 certificates to anchor CN=Test CA' \
+  "$I/user.pem" --ca "$C/ca.pem" --crl "$T/crl_chain" --untrusted "$I/ca.pem"
+expect "intermediate: the CA's CRL is needed too (CRL check for the whole chain)" 1 \
+  '^FAIL revocation: CA certificate CN=Test Intermediate,O=Cmail Test: no usable CRL' \
+  "$I/user.pem" --ca "$C/ca.pem" --crl "$I/crl.pem" --untrusted "$I/ca.pem"
+expect "intermediate as the only anchor (partial chain)" 0 '^PASS path: 2 certificates to anchor CN=Test Intermediate' \
+  "$I/user.pem" --ca "$I/ca.pem" --crl "$I/crl.pem"
+CADIR=$C openssl ca -batch -config "$T/ca.cnf" -name CA_v2 -revoke "$I/ca.pem" -crl_reason cACompromise >/dev/null 2>&1
+CADIR=$C openssl ca -batch -config "$T/ca.cnf" -name CA_v2 -gencrl -out "$T/crl_chain/zz_latest.pem" >/dev/null 2>&1
+cat "$T/crl_chain/zz_latest.pem" "$I/crl.pem" >"$T/crl_chain_rev.pem"
+expect "intermediate revoked: seen at once in the CRL directory" 1 \
+  '^FAIL revocation: CA certificate CN=Test Intermediate,O=Cmail Test revoked \(.*reason cACompromise\)' \
+  "$I/user.pem" --ca "$C/ca.pem" --crl "$T/crl_chain" --untrusted "$I/ca.pem"
+
 # ---- usage errors ----------------------------------------------------------------
 expect "usage: missing CERT is exit 2" 2 'exactly one CERT' --ca "$C/ca.pem"
 expect "usage: unreadable CERT is exit 2" 2 'not a readable file' "$T/nonexistent.pem"
@@ -344,6 +372,18 @@ agree "openssl agrees: overlapping CA 1" "$C/user.pem" "$C/ca.pem" "$C/crl_v2.pe
 agree "openssl agrees: overlapping CA 2" "$C/user.pem" "$C/ca2.pem" "$C/crl_v2.pem"
 agree "openssl agrees: both overlapping CAs" "$C/user.pem" "$C/both.pem" "$C/crl_v2.pem"
 agree "openssl agrees: no CRL, valid user" "$C/user.pem" "$C/ca.pem"
+# agree_untrusted TEXT CERT CA CRL UNTRUSTED: the same through an intermediate
+agree_untrusted() {
+  local text=$1 ours theirs
+  "$CMAIL" cert check "$2" --role none --purpose any --ca "$3" --crl "$4" --untrusted "$5" >"$T/.ours" 2>&1; ours=$?
+  openssl verify -x509_strict -partial_chain -CAfile "$3" -crl_check_all -CRLfile "$4" -untrusted "$5" "$2" \
+    >"$T/.theirs" 2>&1; theirs=$?
+  [ "$ours" -ne 0 ] && ours=1; [ "$theirs" -ne 0 ] && theirs=1
+  if grep -Eq '^(VALID|INVALID): ' "$T/.ours" && [ "$ours" = "$theirs" ]; then ok "$text (both $ours)"
+  else not_ok "$text (cmail $ours, openssl $theirs)"; sed 's/^/# cmail: /' "$T/.ours"; sed 's/^/# openssl: /' "$T/.theirs"; fi
+}
+agree_untrusted "openssl agrees: user below an intermediate" "$I/user.pem" "$C/ca.pem" "$T/crl_chain.pem" "$I/ca.pem"
+agree_untrusted "openssl agrees: user below a revoked intermediate" "$I/user.pem" "$C/ca.pem" "$T/crl_chain_rev.pem" "$I/ca.pem"
 
 # ---- certificates made by `cmail pki init` ---------------------------------------------
 P=$T/pki

@@ -697,6 +697,39 @@ wait_for_mail() {
     done
 }
 
+# mta_wait_log FILE PATTERN [TIMEOUT]: wait until a line of FILE (e.g. $POSTFIX_LOG)
+# matches the grep -E PATTERN; on timeout print the log tails and fail
+mta_wait_log() {
+    local file=$1 pat=$2 limit=$(( ${3:-$MTA_TIMEOUT} * 10 )) i=0
+    until grep -Eq -- "$pat" "$file" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt "$limit" ]; then
+            mta_diag "mta_wait_log: no line matching /$pat/ in $file"
+            mta_log_tail
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# postfix_wait_queue_empty [TIMEOUT]: wait until the private Postfix queue holds no
+# message (maildrop, incoming, active, deferred, hold: all delivered or bounced); on timeout show the queue and the log tails
+postfix_wait_queue_empty() {
+    local limit=$(( ${1:-$MTA_TIMEOUT} * 10 )) i=0
+    until [ -z "$(find "$T/postfix/spool/maildrop" "$T/postfix/spool/incoming" \
+        "$T/postfix/spool/active" "$T/postfix/spool/deferred" "$T/postfix/spool/hold" \
+        -type f 2>/dev/null)" ]; do
+        i=$((i + 1))
+        if [ "$i" -gt "$limit" ]; then
+            mta_diag "postfix_wait_queue_empty: queue not empty"
+            postqueue -c "$POSTFIX_CONF" -p 2>&1 | sed 's/^/#   /' >&2
+            mta_log_tail
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
 # mta_tls_client PORT: connect openssl s_client to 127.0.0.1:PORT, verifying the
 # server certificate against $DOVECOT_SSL_CA and $MTA_HOSTNAME; stdin to the server,
 # server output to stdout; bounded by $MTA_TIMEOUT

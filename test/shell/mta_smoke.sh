@@ -7,15 +7,32 @@
 
 if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null; then
     skip "needs root, postfix and dovecot"
-    cm_done
+    
+# --- a test killed with SIGKILL leaves its instance; the next test stops it -------
+# The child starts a Dovecot and becomes `sleep` (same pid: the reservation owner).
+( exec bash -c '. "$top_srcdir/test/shell/lib.sh"; . "$top_srcdir/test/shell/lib_mta.sh"
+  dovecot_start >/dev/null 2>&1 && echo "$T" >"$1" && exec sleep 60' child "$T/child.t" ) &
+child=$!
+for i in $(seq 1 200); do [ -s "$T/child.t" ] && break; sleep 0.1; done
+ct=$(cat "$T/child.t" 2>/dev/null)
+child_pids() { T=$ct mta_instance_pids; }
+check "a second test's Dovecot runs${ct:+ ($ct)}" test -n "$ct" -a -n "$(child_pids)"
+kill -9 "$child" 2>/dev/null
+wait "$child" 2>/dev/null
+check "its instance outlives it (SIGKILL: no cleanup)" test -n "$(child_pids)"
+mta_reap_orphans
+for i in $(seq 1 50); do [ -z "$(child_pids)" ] && break; sleep 0.1; done
+check "mta_reap_orphans stops the orphaned instance" test -z "$(child_pids)"
+case $ct in */cmail-test.*) rm -rf "$ct" ;; esac
+cm_done
     exit 0
 fi
 
 # mta_listening PORT: true when PORT listens on 127.0.0.1 and on nothing else
 mta_listening() {
     local l
-    l=$(ss -Hltn "sport = :$1" | awk '{ print $4 }')
-    [ -n "$l" ] && [ -z "$(printf '%s\n' "$l" | grep -v "^127\.0\.0\.1:$1\$")" ]
+    l=$(mta_listeners "$1")
+    [ -n "$l" ] && [ -z "$(printf '%s\n' "$l" | grep -vx '127\.0\.0\.1')" ]
 }
 
 # has_line FILE LINE: FILE holds LINE exactly
@@ -30,7 +47,24 @@ echo "# start: dovecot ${MTA_DOVECOT_START_TIME:-?} s, postfix ${MTA_POSTFIX_STA
     "total with users and certificate $(mta_elapsed "$t0") s"
 if [ "$cm_failed" -ne 0 ]; then
     mta_log_tail 40
-    cm_done
+    
+# --- a test killed with SIGKILL leaves its instance; the next test stops it -------
+# The child starts a Dovecot and becomes `sleep` (same pid: the reservation owner).
+( exec bash -c '. "$top_srcdir/test/shell/lib.sh"; . "$top_srcdir/test/shell/lib_mta.sh"
+  dovecot_start >/dev/null 2>&1 && echo "$T" >"$1" && exec sleep 60' child "$T/child.t" ) &
+child=$!
+for i in $(seq 1 200); do [ -s "$T/child.t" ] && break; sleep 0.1; done
+ct=$(cat "$T/child.t" 2>/dev/null)
+child_pids() { T=$ct mta_instance_pids; }
+check "a second test's Dovecot runs${ct:+ ($ct)}" test -n "$ct" -a -n "$(child_pids)"
+kill -9 "$child" 2>/dev/null
+wait "$child" 2>/dev/null
+check "its instance outlives it (SIGKILL: no cleanup)" test -n "$(child_pids)"
+mta_reap_orphans
+for i in $(seq 1 50); do [ -z "$(child_pids)" ] && break; sleep 0.1; done
+check "mta_reap_orphans stops the orphaned instance" test -z "$(child_pids)"
+case $ct in */cmail-test.*) rm -rf "$ct" ;; esac
+cm_done
     exit 1
 fi
 
@@ -100,6 +134,15 @@ check_output "stored by Postfix queue id $qid via LMTP" "with ESMTP id $qid" cat
 check_output "the file belongs to $MTA_MAIL_USER" "^$MTA_MAIL_USER\$" stat -c %U "${f:-/}"
 check_output "Postfix logged delivery to Dovecot" "$qid: to=<bob@$MTA_DOMAIN>, relay=.*status=sent" cat "$POSTFIX_LOG"
 
+check "the Postfix queue is empty afterwards" postfix_wait_queue_empty
+
+# A user added while Postfix runs is known at once (mta_users reloads Postfix).
+check "mta_users adds carol to the running instances" mta_users carol:carols-pw
+reply=$(smtp_send "alice@$MTA_DOMAIN" "carol@$MTA_DOMAIN,bob@$MTA_DOMAIN" "$T/msg.eml")
+check_output "Postfix accepts mail for carol and bob ($reply)" '^250 ' echo "$reply"
+check "carol gets it" wait_for_mail carol 1
+check "bob now has two messages" wait_for_mail bob 2
+
 # --- IMAP over TLS ------------------------------------------------------------
 imap_fetch bob bobs-pw 1 >"$T/imap.msg" 2>"$T/imap.err"
 rc=$?
@@ -113,13 +156,15 @@ check "IMAP login with the full address works too" has_line "$T/imap2.msg" "Subj
 check_fails "IMAP refuses a wrong password" imap_fetch bob wrong-pw 1
 imap_raw alice secret "SELECT INBOX" >"$T/imap.alice"
 check_output "IMAP: alice's INBOX is empty" '^\* 0 EXISTS' cat "$T/imap.alice"
+imap_fetch carol carols-pw 1 >"$T/imap.carol" 2>/dev/null
+check "IMAP: carol reads her copy" has_line "$T/imap.carol" "body $token"
 
 # --- POP3 over TLS ------------------------------------------------------------
 pop3_list bob bobs-pw >"$T/pop3.list"
 rc=$?
 check "POP3 LIST over TLS succeeds" test "$rc" -eq 0
 check_output "POP3 LIST shows exactly message 1" '^1 [0-9]+$' cat "$T/pop3.list"
-check "POP3 LIST has one line" test "$(wc -l <"$T/pop3.list")" -eq 1
+check "POP3 LIST has two lines (bob's two messages)" test "$(wc -l <"$T/pop3.list")" -eq 2
 pop3_retr bob bobs-pw 1 >"$T/pop3.msg"
 rc=$?
 check "POP3 RETR over TLS succeeds" test "$rc" -eq 0
@@ -127,7 +172,7 @@ check "POP3: Subject matches" has_line "$T/pop3.msg" "Subject: $subject"
 check "POP3: body matches" has_line "$T/pop3.msg" "body $token"
 check "POP3: dot line unstuffed" has_line "$T/pop3.msg" ".a line that starts with a dot"
 check "POP3: same text as over IMAP" cmp -s "$T/pop3.msg" "$T/imap.msg"
-check_fails "POP3 RETR of a missing message fails" pop3_retr bob bobs-pw 2
+check_fails "POP3 RETR of a missing message fails" pop3_retr bob bobs-pw 3
 check_fails "POP3 refuses a wrong password" pop3_list bob wrong-pw
 
 # --- stop ---------------------------------------------------------------------
@@ -145,4 +190,21 @@ check "port reservations released" test -z "$(grep -lx $$ "$mta_port_dir"/*/pid 
 check "Postfix reports it is not running" bash -c "! postfix -c '$POSTFIX_CONF' status 2>/dev/null"
 check_output "Postfix logged the Message-ID to its own log file" "message-id=<$token@" cat "$POSTFIX_LOG"
 check_fails "and not to the system's mail log" grep -qsF "$token" /var/log/mail.log /var/log/syslog
+
+# --- a test killed with SIGKILL leaves its instance; the next test stops it -------
+# The child starts a Dovecot and becomes `sleep` (same pid: the reservation owner).
+( exec bash -c '. "$top_srcdir/test/shell/lib.sh"; . "$top_srcdir/test/shell/lib_mta.sh"
+  dovecot_start >/dev/null 2>&1 && echo "$T" >"$1" && exec sleep 60' child "$T/child.t" ) &
+child=$!
+for i in $(seq 1 200); do [ -s "$T/child.t" ] && break; sleep 0.1; done
+ct=$(cat "$T/child.t" 2>/dev/null)
+child_pids() { T=$ct mta_instance_pids; }
+check "a second test's Dovecot runs${ct:+ ($ct)}" test -n "$ct" -a -n "$(child_pids)"
+kill -9 "$child" 2>/dev/null
+wait "$child" 2>/dev/null
+check "its instance outlives it (SIGKILL: no cleanup)" test -n "$(child_pids)"
+mta_reap_orphans
+for i in $(seq 1 50); do [ -z "$(child_pids)" ] && break; sleep 0.1; done
+check "mta_reap_orphans stops the orphaned instance" test -z "$(child_pids)"
+case $ct in */cmail-test.*) rm -rf "$ct" ;; esac
 cm_done

@@ -968,6 +968,38 @@ static void test_no_anchors(void **state)
     X509_free(u);
 }
 
+/* server_with_country - C.2 server whose directoryName has countryName */
+static X509 *server_with_country(const char *country)
+{
+    X509   *x = MK(.subject = SERVER_DN, .issuer = g_ca, .ikey = g_ca_key,
+		   .exts = EE_BASE "|certificatePolicies=0.0.24.1341.2.1");
+    GENERAL_NAMES *gens = GENERAL_NAMES_new();
+    GENERAL_NAME *dir = GENERAL_NAME_new(), *email = GENERAL_NAME_new();
+    X509_NAME *dn = X509_NAME_new();
+    ASN1_IA5STRING *addr = ASN1_IA5STRING_new();
+
+    /* countryName is SIZE(2) in X.520: set the string type directly */
+    X509_NAME_add_entry_by_NID(dn, NID_countryName, V_ASN1_PRINTABLESTRING,
+			       (const unsigned char *) country, -1, -1, 0);
+    X509_NAME_add_entry_by_NID(dn, NID_organizationName, MBSTRING_UTF8,
+			       (const unsigned char *) "Example Org", -1, -1, 0);
+    X509_NAME_add_entry_by_NID(dn, NID_streetAddress, MBSTRING_UTF8,
+			       (const unsigned char *) "1 rue de la Paix", -1, -1, 0);
+    X509_NAME_add_entry_by_NID(dn, NID_localityName, MBSTRING_UTF8,
+			       (const unsigned char *) "Paris", -1, -1, 0);
+    X509_NAME_add_entry_by_NID(dn, NID_postalCode, MBSTRING_UTF8,
+			       (const unsigned char *) "75002", -1, -1, 0);
+    GENERAL_NAME_set0_value(dir, GEN_DIRNAME, dn);
+    ASN1_STRING_set(addr, "postmaster@example.org", -1);
+    GENERAL_NAME_set0_value(email, GEN_EMAIL, addr);
+    sk_GENERAL_NAME_push(gens, email);
+    sk_GENERAL_NAME_push(gens, dir);
+    assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+    GENERAL_NAMES_free(gens);
+    assert_true(X509_sign(x, g_ca_key, EVP_sha256()) > 0);
+    return (x);
+}
+
 /* test_profile_server - Annex C.2 */
 static void test_profile_server(void **state)
 {
@@ -1045,6 +1077,20 @@ static void test_profile_server(void **state)
     rep.n = 0;
     assert_int_equal(cm_profile_check(x, CM_ROLE_SERVER, &rep), -1);
     expect(&rep, "c2-dirname-country", 0, "F1A is not an ISO 3166 alpha-3");
+    X509_free(x);
+    /* a 3-letter countryName is accepted, a 2-letter one is not */
+    x = server_with_country("FRA");
+    rep.n = 0;
+    if (cm_profile_check(x, CM_ROLE_SERVER, &rep) != 0) {
+	show(&rep);
+	fail_msg("3-letter countryName refused");
+    }
+    expect(&rep, "c2-dirname-country", 1, "countryName FRA (alpha-3)");
+    X509_free(x);
+    x = server_with_country("FR");
+    rep.n = 0;
+    assert_int_equal(cm_profile_check(x, CM_ROLE_SERVER, &rep), -1);
+    expect(&rep, "c2-dirname-country", 0, "alpha-3 code is required");
     X509_free(x);
     /* version 1 */
     x = MK(.subject = SERVER_DN, .issuer = g_ca, .ikey = g_ca_key, .v1 = 1);
