@@ -93,6 +93,7 @@ static int show_row(const CM_EVIDENCE_ROW *row, void *ctx)
     return (0);
 }
 
+/* cmd_evidence - cmail evidence show|check */
 int     cmd_evidence(int argc, char **argv)
 {
     static const struct option opts[] = {

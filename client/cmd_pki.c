@@ -11,6 +11,7 @@
  *	cmail pki add-user DIR ADDR [--name "Given Surname"] [--days N]
  *		[--country AAA] [--street S] [--locality L] [--postal-code P]
  *	cmail pki revoke DIR ADDR [--reason REASON]
+ *	cmail pki refresh-crl DIR
  * DESCRIPTION
  *	init creates DIR with ca.pem, ca.key, crl.pem (an empty v2 CRL),
  *	server.pem, server.key (Annex C.2) and users/ADDR.pem,
@@ -21,6 +22,9 @@
  *	add-user issues one user certificate with the existing CA.
  *
  *	revoke adds the user's certificate to crl.pem (CRLNumber + 1).
+ *
+ *	refresh-crl re-issues crl.pem with the same entries and new dates
+ *	(the CRL is valid for 30 days).
  * DIAGNOSTICS
  *	Exit 0 on success, 1 when the operation failed, 2 on a usage error.
  *--*/
@@ -50,7 +54,8 @@ static void usage_main(FILE *fp)
     fprintf(fp,
 	    "usage: cmail pki init DIR --domain D [--user ADDR [--name N]]... [options]\n"
 	    "       cmail pki add-user DIR ADDR [--name \"Given Surname\"] [options]\n"
-	    "       cmail pki revoke DIR ADDR [--reason REASON]\n\n"
+	    "       cmail pki revoke DIR ADDR [--reason REASON]\n"
+	    "       cmail pki refresh-crl DIR\n\n"
 	    "A test PKI for trying Cmail out: a CA, a v2 CRL, an ITU-T X.1341 Annex C.2\n"
 	    "server certificate and Annex C.3 user certificates (RSA 2048, SHA-256).\n"
 	    "Private keys are written unencrypted with mode 0600. Not for production.\n\n"
@@ -108,6 +113,8 @@ static void usage_revoke(FILE *fp)
 	    "revocation date now, increments the CRLNumber, sets a new thisUpdate and a\n"
 	    "nextUpdate 30 days later, and signs the CRL with DIR/ca.key. Revoking a\n"
 	    "certificate twice is an error.\n\n"
+	    "The CRL is valid for 30 days; 'cmail pki refresh-crl DIR' re-issues it with\n"
+	    "the same entries, the next CRLNumber and new dates.\n\n"
 	    "REASON (RFC 5280 CRLReason; default: no reason code): unspecified,\n"
 	    "keyCompromise, cACompromise, affiliationChanged, superseded,\n"
 	    "cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise.\n");
@@ -180,8 +187,8 @@ static int parse_args(const char *verb, int argc, char **argv, PKI_ARGS *a,
 	}
 	if (strcmp(opt, "--reason") == 0 && strcmp(verb, "revoke") == 0) {
 	    a->reason = val;
-	} else if (strcmp(verb, "revoke") == 0) {
-	    fprintf(stderr, "cmail pki revoke: unknown option %s\n", opt);
+	} else if (strcmp(verb, "revoke") == 0 || strcmp(verb, "refresh-crl") == 0) {
+	    fprintf(stderr, "cmail pki %s: unknown option %s\n", verb, opt);
 	    return (-1);
 	} else if (strcmp(opt, "--domain") == 0) {
 	    a->pki.domain = val;
@@ -259,7 +266,7 @@ static int pki_init(int argc, char **argv, PKI_ARGS *a)
 {
     const char *pos[1];
     char    err[512];
-    int     n, i;
+    int     n, i, j;
 
     if ((n = parse_args("init", argc, argv, a, pos, 1)) == -2) {
 	usage_init(stdout);
@@ -275,11 +282,25 @@ static int pki_init(int argc, char **argv, PKI_ARGS *a)
 	fprintf(stderr, "cmail pki init: --domain is required\n");
 	return (CMAIL_EX_USAGE);
     }
-    /* Check every address before anything is written. */
+    /* Check every argument before anything is written. */
+    if (cm_pki_opts_check(&a->pki, 1, err, sizeof(err)) < 0) {
+	fprintf(stderr, "cmail pki init: %s\n", err);
+	return (CMAIL_EX_USAGE);
+    }
     for (i = 0; i < a->n_users; i++) {
 	if (cm_pki_address_ok(a->users[i], err, sizeof(err)) < 0) {
 	    fprintf(stderr, "cmail pki init: bad address '%s': %s\n", a->users[i], err);
 	    return (CMAIL_EX_USAGE);
+	}
+	if (a->names[i] && cm_pki_name_ok(a->names[i], err, sizeof(err)) < 0) {
+	    fprintf(stderr, "cmail pki init: bad --name for %s: %s\n", a->users[i], err);
+	    return (CMAIL_EX_USAGE);
+	}
+	for (j = 0; j < i; j++) {
+	    if (strcmp(a->users[i], a->users[j]) == 0) {
+		fprintf(stderr, "cmail pki init: --user %s given twice\n", a->users[i]);
+		return (CMAIL_EX_USAGE);
+	    }
 	}
     }
     if (cm_pki_exists(pos[0])) {
@@ -320,6 +341,11 @@ static int pki_add_user(int argc, char **argv, PKI_ARGS *a)
     }
     if (cm_pki_address_ok(pos[1], err, sizeof(err)) < 0) {
 	fprintf(stderr, "cmail pki add-user: bad address '%s': %s\n", pos[1], err);
+	return (CMAIL_EX_USAGE);
+    }
+    if ((a->names[0] && cm_pki_name_ok(a->names[0], err, sizeof(err)) < 0)
+	|| cm_pki_opts_check(&a->pki, 0, err, sizeof(err)) < 0) {
+	fprintf(stderr, "cmail pki add-user: %s\n", err);
 	return (CMAIL_EX_USAGE);
     }
     if (!cm_pki_exists(pos[0])) {
@@ -367,6 +393,29 @@ static int pki_revoke(int argc, char **argv, PKI_ARGS *a)
     return (CMAIL_EX_OK);
 }
 
+/* pki_refresh_crl - cmail pki refresh-crl */
+static int pki_refresh_crl(int argc, char **argv, PKI_ARGS *a)
+{
+    const char *pos[1];
+    char    err[512];
+    int     n;
+
+    if ((n = parse_args("refresh-crl", argc, argv, a, pos, 1)) == -2) {
+	usage_revoke(stdout);
+	return (CMAIL_EX_OK);
+    }
+    if (n != 1) {
+	fprintf(stderr, "usage: cmail pki refresh-crl DIR\n");
+	return (CMAIL_EX_USAGE);
+    }
+    if (cm_pki_refresh_crl(pos[0], err, sizeof(err)) < 0) {
+	fprintf(stderr, "cmail pki refresh-crl: %s\n", err);
+	return (CMAIL_EX_FAIL);
+    }
+    printf("%s/crl.pem: re-issued\n", pos[0]);
+    return (CMAIL_EX_OK);
+}
+
 /* cmd_pki - cmail pki VERB ... */
 int     cmd_pki(int argc, char **argv)
 {
@@ -394,6 +443,8 @@ int     cmd_pki(int argc, char **argv)
 	ret = pki_add_user(argc, argv, &a);
     } else if (strcmp(argv[1], "revoke") == 0) {
 	ret = pki_revoke(argc, argv, &a);
+    } else if (strcmp(argv[1], "refresh-crl") == 0) {
+	ret = pki_refresh_crl(argc, argv, &a);
     } else {
 	fprintf(stderr, "cmail pki: unknown command '%s'\n", argv[1]);
 	usage_main(stderr);

@@ -35,6 +35,8 @@
 #include <ctype.h>
 
 #include <libxml/tree.h>
+#include <xmlsec/xmlsec.h>
+#include <xmlsec/errors.h>
 
 #include "cm_log.h"
 #include "cm_limits.h"
@@ -470,6 +472,8 @@ int     cmd_verify(int argc, char **argv)
 	fputs(usage_text, stderr);
 	return (CMAIL_EX_USAGE);
     }
+    /* a signature that does not verify is reported below, not as xmlsec1 noise */
+    xmlSecErrorsDefaultCallbackEnableOutput(0);
     if ((data = read_file(file, MAIL_MAX, &len, &too_big)) == 0) {
 	if (too_big) {
 	    printf("INVALID: %s is larger than %d bytes\n", file, MAIL_MAX);

@@ -566,9 +566,9 @@ static STACK_OF(X509_CRL) *crl_select(STACK_OF(X509_CRL) *all, time_t at, char *
 	int     has_num, is_delta;
 	int     crit = -1;
 
-	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, 0)) != 0)
-	    ASN1_INTEGER_free(num);
-	has_num = (num != 0);
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, 0);
+	has_num = (num != 0);		/* malformed or duplicated: none */
+	ASN1_INTEGER_free(num);
 	is_delta = (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0);
 	if (X509_CRL_get_version(crl) >= 1 && !has_num) {
 	    bfmt(text, sizeof(text), "refused v2 %s: no CRLNumber", fmt_crl(crl, cbuf, sizeof(cbuf)));

@@ -84,30 +84,30 @@ static const struct root_rule {
     SLOT    slots[SLOTS_MAX];
 } root_rules[] = {
     {"DepositNotice", 1, 1, {
-	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE, "server"},
+	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
     }},
     {"SignedDepositNotice", 2, 2, {
-	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE, "server"},
+	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
 	    {CM_DSIG_INFO, SHAPE_FULL, CM_ROLE_CLIENT, CM_PURPOSE_SMIME, ADDR_SENDER, "sender"},
     }},
     {"TransitNotice", 1, 1, {
-	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE,
+	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "receiving server (S2)"},
     }},
     {"SignedTransitNotice", 2, 2, {
-	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE,
+	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "receiving server (S2)"},
-	    {CM_DSIG_INFO, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE,
+	    {CM_DSIG_INFO, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "sending server (S1)"},
     }},
     {"ReceiptNotice", 1, 1, {
-	    {CM_DSIG_POSTMARK, SHAPE_RECEIPT, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE, "server"},
+	    {CM_DSIG_POSTMARK, SHAPE_RECEIPT, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
     }},
     {"SignedReceiptNotice", 2, 3, {
-	    {CM_DSIG_POSTMARK, SHAPE_RECEIPT, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE, "server"},
+	    {CM_DSIG_POSTMARK, SHAPE_RECEIPT, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
 	    {CM_DSIG_CHALLENGE, SHAPE_FULL, CM_ROLE_CLIENT, CM_PURPOSE_SMIME, ADDR_RECIPIENT,
 	    "recipient"},
-	    {CM_DSIG_POSTMARK, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_ANY, ADDR_NONE,
+	    {CM_DSIG_POSTMARK, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "server countersignature"},
     }},
     {0},
@@ -449,7 +449,7 @@ int     cm_dsig_sign(xmlDocPtr doc, CM_DSIG_PLACE place, EVP_PKEY *key, X509 *ce
     }
     collect_sigs(xmlDocGetRootElement(doc), sigs, CM_SIGNATURES_MAX, &count, 0);
     n = count + 1;
-    if (n > rr->max) {
+    if (count > CM_SIGNATURES_MAX || n > rr->max) {
 	fmt(err, errlen, "a %s carries at most %d signature(s); it has %d",
 	    rr->root, rr->max, count);
 	return (-1);
@@ -471,6 +471,10 @@ int     cm_dsig_sign(xmlDocPtr doc, CM_DSIG_PLACE place, EVP_PKEY *key, X509 *ce
     }
     if ((where = cm_dsig_place_node(doc, place)) == 0) {
 	fmt(err, errlen, "the %s has no %s element", rr->root, cm_dsig_place_name(place));
+	return (-1);
+    }
+    if (chain && sk_X509_num(chain) >= CM_CHAIN_MAX) {
+	fmt(err, errlen, "a chain of more than %d certificates", CM_CHAIN_MAX - 1);
 	return (-1);
     }
     if (EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
@@ -845,6 +849,7 @@ static void check_one(xmlDocPtr doc, xmlNodePtr node, const struct root_rule *rr
     CM_CERT_OPTS opts;
     char    addr[CM_ADDRESS_MAX + 1];
     char    why[CM_DSIG_TEXT_MAX];
+    unsigned int mdlen;
     int     i;
 
     snprintf(s->cert_reason, sizeof(s->cert_reason), "not checked");
@@ -868,6 +873,8 @@ static void check_one(xmlDocPtr doc, xmlNodePtr node, const struct root_rule *rr
     }
     s->shape_ok = 1;
     signer_names(sk_X509_value(certs, 0), s);
+    if (!X509_digest(sk_X509_value(certs, 0), EVP_sha256(), s->cert_sha256, &mdlen))
+	memset(s->cert_sha256, 0, sizeof(s->cert_sha256));
     if (crypto_verify(node, sk_X509_value(certs, 0), why, sizeof(why)) == 0)
 	s->crypto_ok = 1;
     else

@@ -61,6 +61,12 @@
  *	(--ca)"). It fills rep and returns 0 when the notice is valid, -1
  *	otherwise (rep->reason says why).
  *
+ *	Each report entry names the signer (subject, address, and
+ *	cert_sha256, the SHA-256 fingerprint of the certificate whose key
+ *	verified the signature: the first X509Certificate of its KeyInfo;
+ *	any others are only path-building help), its role and what it
+ *	covers, with crypto_ok, cert_ok and the reasons.
+ *
  *	cm_dsig_place_node() finds a place element under the root by
  *	namespace and name (NULL when absent).
  *--*/
@@ -94,6 +100,7 @@ typedef struct {
     const char *who;			/* "server", "sender", "recipient", ... */
     char    subject[CM_DSIG_TEXT_MAX];	/* signer certificate subject */
     char    address[CM_ADDRESS_MAX + 1];	/* SAN rfc822Name or emailAddress */
+    unsigned char cert_sha256[32];	/* SHA-256 of the signer certificate's DER, 0s if none */
     CM_DSIG_COVERS covers;
     int     shape_ok;			/* place, N and transforms as the table */
     int     crypto_ok;			/* xmlsec1 verified digest and value */

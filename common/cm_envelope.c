@@ -11,10 +11,12 @@
  *--*/
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -674,4 +676,54 @@ int     cm_envelope_decrypt_fd(int in, int out, const unsigned char *key,
     ENV_IO  o = {0, out};
 
     return (env_run(0, key, alg, &io_fd, &i, &o, d, err, errlen));
+}
+
+/* cm_envelope_tmp_open - private temporary file next to path */
+FILE   *cm_envelope_tmp_open(const char *path, char *tmp, size_t tmplen,
+			             char *err, size_t errlen)
+{
+    FILE   *fp;
+    int     fd;
+
+    if (path == 0 || (size_t) snprintf(tmp, tmplen, "%s.XXXXXX", path) >= tmplen) {
+	copy_err(err, errlen, "output file name too long");
+	return (0);
+    }
+    /* mkstemp() creates the file with mode 0600. */
+    if ((fd = mkstemp(tmp)) < 0) {
+	errno_err(err, errlen, "cannot create a temporary file");
+	return (0);
+    }
+    if ((fp = fdopen(fd, "wb")) == 0) {
+	errno_err(err, errlen, "fdopen");
+	close(fd);
+	unlink(tmp);
+	return (0);
+    }
+    return (fp);
+}
+
+/* cm_envelope_tmp_commit - rename into place when keep, else remove */
+int     cm_envelope_tmp_commit(FILE *fp, const char *tmp, const char *path,
+			               int keep, char *err, size_t errlen)
+{
+    int     ok = 1;
+
+    if (keep && (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0)) {
+	errno_err(err, errlen, "write error");
+	ok = 0;
+    }
+    if (fclose(fp) != 0 && keep && ok) {
+	errno_err(err, errlen, "write error");
+	ok = 0;
+    }
+    if (keep && ok && rename(tmp, path) != 0) {
+	errno_err(err, errlen, "rename");
+	ok = 0;
+    }
+    if (!keep || !ok) {
+	unlink(tmp);
+	return (keep ? -1 : 0);
+    }
+    return (0);
 }

@@ -43,6 +43,12 @@
  *					char *err, size_t errlen);
  *	int	cm_envelope_encrypt_fd(int in, int out, ...same...);
  *	int	cm_envelope_decrypt_fd(int in, int out, ...same...);
+ *
+ *	FILE	*cm_envelope_tmp_open(const char *path, char *tmp,
+ *					size_t tmplen, char *err, size_t errlen);
+ *	int	cm_envelope_tmp_commit(FILE *fp, const char *tmp,
+ *					const char *path, int keep,
+ *					char *err, size_t errlen);
  * DESCRIPTION
  *	The ENVELOPE payload (PROFILE.md section 3) is the plaintext MIME
  *	message encrypted under a fresh 256-bit key RSCK. We write
@@ -99,6 +105,19 @@
  *	already written must be discarded (see SECURITY above). The FILE
  *	versions flush out but do not close either stream; the fd
  *	versions retry on EINTR and do not close either descriptor.
+ *
+ *	Temporary plaintext. cm_envelope_tmp_open() creates a new file
+ *	with mode 0600 next to path (path.XXXXXX, name copied to tmp) and
+ *	returns it open for writing. cm_envelope_tmp_commit() closes it;
+ *	with keep set (decryption succeeded) it syncs it to disk and
+ *	renames it to path, otherwise it removes it. It returns 0, or -1
+ *	with a reason in err (the temporary file is then gone). Typical:
+ * .nf
+ *	fp = cm_envelope_tmp_open(path, tmp, sizeof(tmp), err, len);
+ *	ok = cm_envelope_decrypt_file(in, fp, key, alg, &d, err, len);
+ *	if (cm_envelope_tmp_commit(fp, tmp, path, ok == 0, ...) < 0 || ok < 0)
+ *	    fail;
+ * .fi
  *--*/
 #include <stddef.h>
 #include <stdint.h>
@@ -171,5 +190,9 @@ extern int cm_envelope_decrypt_fd(int in, int out, const unsigned char *key,
 				          CM_ENVELOPE_ALG alg,
 				          CM_ENVELOPE_DIGESTS *d,
 				          char *err, size_t errlen);
+extern FILE *cm_envelope_tmp_open(const char *path, char *tmp, size_t tmplen,
+				          char *err, size_t errlen);
+extern int cm_envelope_tmp_commit(FILE *fp, const char *tmp, const char *path,
+				          int keep, char *err, size_t errlen);
 
 #endif

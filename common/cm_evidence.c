@@ -24,10 +24,16 @@
 #include "cm_seal.h"
 #include "cm_evidence.h"
 
+typedef struct EV_REQ EV_REQ;
+
 struct CM_EVIDENCE {
     sqlite3 *db;
     int     mode;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;		/* the connection */
+    pthread_mutex_t qlock;		/* the append queue */
+    pthread_cond_t qcond;
+    EV_REQ *qhead, *qtail;		/* appends waiting for a commit */
+    int     leader;			/* a thread is committing */
     sqlite3_stmt *last;			/* writer: the last row */
     sqlite3_stmt *insert;		/* writer: insert one row */
 };
@@ -270,6 +276,8 @@ CM_EVIDENCE *cm_evidence_open(const char *path, int mode, char *err, size_t errl
     }
     ev->mode = mode;
     pthread_mutex_init(&ev->lock, 0);
+    pthread_mutex_init(&ev->qlock, 0);
+    pthread_cond_init(&ev->qcond, 0);
     if (mode == CM_EVIDENCE_WRITE) {
 	/* Create the file ourselves so that it gets mode 0600. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
@@ -331,62 +339,97 @@ void    cm_evidence_close(CM_EVIDENCE *ev)
     sqlite3_finalize(ev->insert);
     sqlite3_close(ev->db);
     pthread_mutex_destroy(&ev->lock);
+    pthread_mutex_destroy(&ev->qlock);
+    pthread_cond_destroy(&ev->qcond);
     free(ev);
 }
 
-/* ev_append_locked - the transaction of cm_evidence_append() */
-static int ev_append_locked(CM_EVIDENCE *ev, CM_EVIDENCE_ROW *r, char *err, size_t errlen)
+/*
+ * Group commit. Appends from several threads are queued; the first
+ * thread to find no commit in progress becomes the leader and writes
+ * every queued row in ONE transaction (one fsync), repeating while rows
+ * keep arriving; the others wait until their row is durable. A single
+ * caller sees exactly one transaction per append.
+ */
+struct EV_REQ {
+    CM_EVIDENCE_ROW row;		/* in: envelope_id, event, details */
+    int     done;
+    int     ret;
+    char    err[256];
+    struct EV_REQ *next;
+};
+
+/* ev_commit_batch - append the rows of batch in one transaction */
+static void ev_commit_batch(CM_EVIDENCE *ev, EV_REQ *batch)
 {
+    char    err[256];
+    char    prev[CM_EVIDENCE_HASH_LEN + 1];
+    long long seq;
+    EV_REQ *q;
     int     rc;
 
-    if (ev_exec(ev, "BEGIN IMMEDIATE", err, errlen) < 0)
-	return (-1);
+    err[0] = 0;
+    if (ev_exec(ev, "BEGIN IMMEDIATE", err, sizeof(err)) < 0)
+	goto fail;
     sqlite3_reset(ev->last);
     rc = sqlite3_step(ev->last);
     if (rc == SQLITE_ROW) {
 	const char *h = (const char *) sqlite3_column_text(ev->last, 1);
 
-	r->seq = sqlite3_column_int64(ev->last, 0) + 1;
+	seq = sqlite3_column_int64(ev->last, 0) + 1;
 	if (h == 0 || !ev_hex_ok(h)) {
-	    snprintf(err, errlen, "evidence database: last row %lld has a bad hash", r->seq - 1);
+	    snprintf(err, sizeof(err), "evidence database: last row %lld has a bad hash", seq - 1);
 	    goto rollback;
 	}
-	memcpy(r->prev_hash, h, CM_EVIDENCE_HASH_LEN + 1);
+	memcpy(prev, h, sizeof(prev));
     } else if (rc == SQLITE_DONE) {
-	r->seq = 1;
-	memcpy(r->prev_hash, CM_EVIDENCE_GENESIS, CM_EVIDENCE_HASH_LEN + 1);
+	seq = 1;
+	memcpy(prev, CM_EVIDENCE_GENESIS, sizeof(prev));
     } else {
-	snprintf(err, errlen, "evidence database: %s", sqlite3_errmsg(ev->db));
+	snprintf(err, sizeof(err), "evidence database: %s", sqlite3_errmsg(ev->db));
 	goto rollback;
     }
     sqlite3_reset(ev->last);
-    ev_now(r->time);
-    if (cm_evidence_row_hash(r, r->hash) < 0) {
-	snprintf(err, errlen, "evidence: cannot hash the row");
-	goto rollback;
+    for (q = batch; q; q = q->next) {
+	CM_EVIDENCE_ROW *r = &q->row;
+
+	r->seq = seq++;
+	memcpy(r->prev_hash, prev, sizeof(prev));
+	ev_now(r->time);
+	if (cm_evidence_row_hash(r, r->hash) < 0) {
+	    snprintf(err, sizeof(err), "evidence: cannot hash the row");
+	    goto rollback;
+	}
+	sqlite3_reset(ev->insert);
+	sqlite3_bind_int64(ev->insert, 1, r->seq);
+	sqlite3_bind_text(ev->insert, 2, r->time, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ev->insert, 3, r->envelope_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ev->insert, 4, r->event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ev->insert, 5, r->details, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ev->insert, 6, r->prev_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ev->insert, 7, r->hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(ev->insert);
+	sqlite3_clear_bindings(ev->insert);
+	sqlite3_reset(ev->insert);
+	if (rc != SQLITE_DONE) {
+	    snprintf(err, sizeof(err), "evidence database: insert: %s", sqlite3_errmsg(ev->db));
+	    goto rollback;
+	}
+	memcpy(prev, r->hash, sizeof(prev));
     }
-    sqlite3_reset(ev->insert);
-    sqlite3_bind_int64(ev->insert, 1, r->seq);
-    sqlite3_bind_text(ev->insert, 2, r->time, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev->insert, 3, r->envelope_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev->insert, 4, r->event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev->insert, 5, r->details, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev->insert, 6, r->prev_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev->insert, 7, r->hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(ev->insert);
-    sqlite3_clear_bindings(ev->insert);
-    sqlite3_reset(ev->insert);
-    if (rc != SQLITE_DONE) {
-	snprintf(err, errlen, "evidence database: insert: %s", sqlite3_errmsg(ev->db));
+    if (ev_exec(ev, "COMMIT", err, sizeof(err)) < 0)
 	goto rollback;
-    }
-    if (ev_exec(ev, "COMMIT", err, errlen) < 0)
-	goto rollback;
-    return (0);
+    for (q = batch; q; q = q->next)
+	q->ret = 0;
+    return;
 rollback:
     sqlite3_reset(ev->last);
     sqlite3_exec(ev->db, "ROLLBACK", 0, 0, 0);
-    return (-1);
+fail:
+    for (q = batch; q; q = q->next) {
+	q->ret = -1;
+	snprintf(q->err, sizeof(q->err), "%s", err);
+    }
 }
 
 /* cm_evidence_append - add one durable row */
@@ -394,8 +437,7 @@ int     cm_evidence_append(CM_EVIDENCE *ev, const char *envelope_id, const char 
 			           const char *details, CM_EVIDENCE_ROW *row,
 			           char *err, size_t errlen)
 {
-    CM_EVIDENCE_ROW r;
-    int     ret;
+    EV_REQ  req;
 
     if (ev->mode != CM_EVIDENCE_WRITE) {
 	snprintf(err, errlen, "evidence database opened read-only");
@@ -415,16 +457,50 @@ int     cm_evidence_append(CM_EVIDENCE *ev, const char *envelope_id, const char 
 	snprintf(err, errlen, "details are not canonical key=value lines");
 	return (-1);
     }
-    memset(&r, 0, sizeof(r));
-    snprintf(r.envelope_id, sizeof(r.envelope_id), "%s", envelope_id);
-    snprintf(r.event, sizeof(r.event), "%s", event);
-    r.details = details;
-    pthread_mutex_lock(&ev->lock);
-    ret = ev_append_locked(ev, &r, err, errlen);
-    pthread_mutex_unlock(&ev->lock);
-    if (ret == 0 && row)
-	*row = r;
-    return (ret);
+    memset(&req, 0, sizeof(req));
+    snprintf(req.row.envelope_id, sizeof(req.row.envelope_id), "%s", envelope_id);
+    snprintf(req.row.event, sizeof(req.row.event), "%s", event);
+    req.row.details = details;
+    req.ret = -1;
+
+    pthread_mutex_lock(&ev->qlock);
+    if (ev->qtail)
+	ev->qtail->next = &req;
+    else
+	ev->qhead = &req;
+    ev->qtail = &req;
+    while (!req.done) {
+	if (ev->leader) {
+	    pthread_cond_wait(&ev->qcond, &ev->qlock);
+	    continue;
+	}
+	ev->leader = 1;
+	while (ev->qhead) {
+	    EV_REQ *batch = ev->qhead;
+	    EV_REQ *q, *next;
+
+	    ev->qhead = ev->qtail = 0;
+	    pthread_mutex_unlock(&ev->qlock);
+	    pthread_mutex_lock(&ev->lock);
+	    ev_commit_batch(ev, batch);
+	    pthread_mutex_unlock(&ev->lock);
+	    pthread_mutex_lock(&ev->qlock);
+	    for (q = batch; q; q = next) {
+		next = q->next;			/* q may be gone once done */
+		q->done = 1;
+	    }
+	    pthread_cond_broadcast(&ev->qcond);
+	}
+	ev->leader = 0;
+    }
+    pthread_mutex_unlock(&ev->qlock);
+    if (req.ret < 0) {
+	snprintf(err, errlen, "%s", req.err);
+	return (-1);
+    }
+    if (row)
+	*row = req.row;
+    return (0);
 }
 
 /* ev_row_get - copy the current result row; 0, or -1 with a reason */

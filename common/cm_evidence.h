@@ -61,8 +61,10 @@
  *	hash, inserts the row and commits. With WAL and synchronous=FULL
  *	the commit returns after the WAL is fsync()ed: when append returns
  *	0 the row is on disk. Appends from threads sharing one handle are
- *	serialised by a mutex, appends from other processes by the
- *	transaction. On success *row (if not NULL) holds the new row; its
+ *	group-committed: while one thread commits, the rows of the others
+ *	queue up and the next transaction writes them all with one fsync
+ *	(each caller still returns only once its own row is durable).
+ *	Appends from other processes are serialised by the transaction. On success *row (if not NULL) holds the new row; its
  *	details member is the details argument.
  *
  *	cm_evidence_list() calls fn for each row of envelope_id in seq

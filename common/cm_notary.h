@@ -13,6 +13,7 @@
  *	CM_NOTARY *cm_notary_connect(const char *path, int timeout_ms,
  *				char *err, size_t errlen);
  *	void	cm_notary_close(CM_NOTARY *nc);
+ *	int	cm_notary_error_temporary(const CM_NOTARY *nc);
  *	int	cm_notary_ping(CM_NOTARY *nc, CM_NOTARY_INFO *info,
  *				char *err, size_t errlen);
  *	int	cm_notary_sign(CM_NOTARY *nc, const char *xml, size_t len,
@@ -110,11 +111,19 @@
  *	checks it is one of the six notices (cm_notice_parse()), and signs
  *	it with the server key at that place (cm_dsig_sign(); the
  *	signature table of cm_dsig(3h) decides what may be signed where).
- *	Reply SIGN_OK: NOTICE, the signed document.
+ *	The countersignature of a recipient-signed SignedReceiptNotice
+ *	(signature 3) is a SIGN at "postmark" as well. The notary signs
+ *	what it is given: which notices deserve the server's signature is
+ *	the caller's decision, so only trusted programs may connect
+ *	(socket mode, notary_allowed_users). Reply SIGN_OK: NOTICE, the
+ *	signed document.
  * .IP "SEAL (3): ENVELOPE_ID; descriptors [0] plaintext in, [1] blob out"
  *	The notary reads the plaintext stored-form container from [0]
  *	until end of file and writes the sealed blob (cm_seal(3h) format)
- *	to [1]. Reply SEAL_OK: KEY_ID, BYTES_IN, BYTES_OUT.
+ *	to [1]. It reads at most 2 x message_size_limit + 16 MiB (an
+ *	endless input is an error, not a busy worker) and waits at most 60
+ *	seconds for each read or write on the descriptors. Reply SEAL_OK:
+ *	KEY_ID, BYTES_IN, BYTES_OUT.
  * .IP "UNSEAL (4): ENVELOPE_ID; descriptors [0] blob in, [1] plaintext out"
  *	Refused when the blob's key id is not the notary's seal key, its
  *	envelope id is not ENVELOPE_ID, or its tag does not verify.
@@ -132,9 +141,13 @@
  *	number), HASH (the row hash, 64 hex).
  * REPLIES
  *	A successful reply has type (request type | 0x80); a failure has
- *	type ERROR (0xff) and one field ERROR: a one-line reason (at most
- *	CM_NOTARY_ERROR_MAX bytes) for the caller's log. Every reply
- *	carries the id of its request.
+ *	type ERROR (0xff), one field ERROR: a one-line reason (at most
+ *	CM_NOTARY_ERROR_MAX bytes) for the caller's log, and a field CODE
+ *	of one byte: 't' (temporary: I/O on the passed descriptors, the
+ *	journal, resources; the same request may succeed later) or 'p'
+ *	(permanent: the request itself is refused, e.g. a blob that does
+ *	not unseal, a notice that cannot be signed, a malformed frame).
+ *	Every reply carries the id of its request.
  * CLIENT
  *	cm_notary_connect() connects to the socket path, waiting at most
  *	timeout_ms; the same bound applies to every later send and to the
@@ -143,7 +156,12 @@
  *	caller. Every function returns 0, or -1 with a one-line reason in
  *	err ("notary: ..."). After a transport or protocol failure the
  *	handle is unusable (later calls fail); after an ERROR reply it can
- *	be used again. cm_notary_sign() returns the signed document in
+ *	be used again. cm_notary_error_temporary() tells the caller whether
+ *	the last failure on nc was temporary (1: transport trouble, a reply
+ *	that does not fit, or an ERROR with CODE 't'; a caller answers 4xx
+ *	or tempfails) or permanent (0: the request was refused, or its
+ *	arguments were bad; 5xx or reject). A failed cm_notary_connect() is
+ *	always temporary. cm_notary_sign() returns the signed document in
  *	*signed_r (malloc()ed, NUL-terminated, length in *signed_len_r).
  *	cm_notary_record() takes the details as "key=value" strings.
  * CODEC
@@ -198,6 +216,9 @@
 #define CM_NF_ERROR		11	/* text, 1..CM_NOTARY_ERROR_MAX */
 #define CM_NF_VERSION		12	/* text, 1..64 */
 #define CM_NF_CERT_SHA256	13	/* 64 hex */
+#define CM_NF_CODE		14	/* 1 byte: 't' temporary, 'p' permanent */
+#define CM_NOTARY_TEMPORARY	't'
+#define CM_NOTARY_PERMANENT	'p'
 
 typedef enum {
     CM_NOTARY_PLACE_POSTMARK = 1,
@@ -248,6 +269,7 @@ typedef struct CM_NOTARY CM_NOTARY;
 /* Client. */
 extern CM_NOTARY *cm_notary_connect(const char *path, int timeout_ms, char *err, size_t errlen);
 extern void cm_notary_close(CM_NOTARY *nc);
+extern int cm_notary_error_temporary(const CM_NOTARY *nc);
 extern int cm_notary_ping(CM_NOTARY *nc, CM_NOTARY_INFO *info, char *err, size_t errlen);
 extern int cm_notary_sign(CM_NOTARY *nc, const char *xml, size_t len, CM_NOTARY_PLACE place,
 			          char **signed_r, size_t *signed_len_r, char *err, size_t errlen);

@@ -26,6 +26,7 @@ struct CM_NOTARY {
     int     timeout_ms;
     uint32_t next_id;
     int     broken;			/* transport or protocol failure */
+    int     temporary;			/* the last failure was temporary */
 };
 
 /* cm_notary_connect - connect to the notary socket */
@@ -106,6 +107,7 @@ static int nc_call(CM_NOTARY *nc, CM_NOTARY_OUT *o, int reply_timeout_ms,
 
     memset(reply, 0, sizeof(*reply));
     reply->fds[0] = reply->fds[1] = -1;
+    nc->temporary = 1;
     if (nc->broken) {
 	snprintf(err, errlen, "notary: connection unusable after an earlier failure");
 	return (-1);
@@ -130,8 +132,11 @@ static int nc_call(CM_NOTARY *nc, CM_NOTARY_OUT *o, int reply_timeout_ms,
     if (reply->type == CM_NOTARY_ERROR) {
 	char    text[CM_NOTARY_ERROR_MAX + 1];
 
+	const CM_NOTARY_FIELD *code = cm_notary_get(reply, CM_NF_CODE, 0);
+
 	if (cm_notary_get_str(reply, CM_NF_ERROR, text, sizeof(text)) < 0)
 	    snprintf(text, sizeof(text), "(no reason)");
+	nc->temporary = code == 0 || code->data[0] != CM_NOTARY_PERMANENT;
 	snprintf(err, errlen, "notary: %s", text);
 	/* An ERROR for a frame it could not read ends the connection. */
 	if (reply->id != id)
@@ -148,6 +153,20 @@ static int nc_call(CM_NOTARY *nc, CM_NOTARY_OUT *o, int reply_timeout_ms,
 	return (-1);
     }
     return (0);
+}
+
+/* cm_notary_error_temporary - was the last failure on nc worth a retry */
+int     cm_notary_error_temporary(const CM_NOTARY *nc)
+{
+    return (nc->temporary);
+}
+
+/* nc_refuse - a bad argument, refused before it reaches the notary */
+static int nc_refuse(CM_NOTARY *nc, char *err, size_t errlen, const char *text)
+{
+    nc->temporary = 0;
+    snprintf(err, errlen, "notary: %s", text);
+    return (-1);
 }
 
 /* nc_hex_ok - exactly len lowercase hex digits */
@@ -192,14 +211,10 @@ int     cm_notary_sign(CM_NOTARY *nc, const char *xml, size_t len, CM_NOTARY_PLA
     int     ret;
 
     *signed_r = 0;
-    if (len == 0 || len > CM_NOTICE_MAX) {
-	snprintf(err, errlen, "notary: notice of %zu bytes (limit %d)", len, CM_NOTICE_MAX);
-	return (-1);
-    }
-    if (place != CM_NOTARY_PLACE_POSTMARK && place != CM_NOTARY_PLACE_INFO) {
-	snprintf(err, errlen, "notary: bad signature place");
-	return (-1);
-    }
+    if (len == 0 || len > CM_NOTICE_MAX)
+	return (nc_refuse(nc, err, errlen, "notice empty or longer than CM_NOTICE_MAX"));
+    if (place != CM_NOTARY_PLACE_POSTMARK && place != CM_NOTARY_PLACE_INFO)
+	return (nc_refuse(nc, err, errlen, "bad signature place"));
     cm_notary_out_init(&o, CM_NOTARY_SIGN, nc->next_id++);
     cm_notary_out_add(&o, CM_NF_NOTICE, xml, len);
     cm_notary_out_str(&o, CM_NF_PLACE, place == CM_NOTARY_PLACE_INFO ? "info" : "postmark");
@@ -232,10 +247,8 @@ static int nc_bulk(CM_NOTARY *nc, int type, const char *envelope_id, int in_fd, 
     int     wait_ms = nc->timeout_ms;
     int     ret;
 
-    if (!cm_seal_envelope_id_ok(envelope_id)) {
-	snprintf(err, errlen, "notary: bad envelope id");
-	return (-1);
-    }
+    if (!cm_seal_envelope_id_ok(envelope_id))
+	return (nc_refuse(nc, err, errlen, "bad envelope id"));
     /* Allow one second per 10 MB of a regular input file. */
     if (wait_ms > 0 && fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode))
 	wait_ms += (int) (st.st_size / (10 * 1024 * 1024) + 1) * 1000;
@@ -286,18 +299,15 @@ int     cm_notary_record(CM_NOTARY *nc, const char *envelope_id, const char *eve
     size_t  i;
     int     ret;
 
-    if (!cm_seal_envelope_id_ok(envelope_id)) {
-	snprintf(err, errlen, "notary: bad envelope id");
-	return (-1);
-    }
+    if (!cm_seal_envelope_id_ok(envelope_id))
+	return (nc_refuse(nc, err, errlen, "bad envelope id"));
     if (!cm_evidence_event_ok(event)) {
+	nc->temporary = 0;
 	snprintf(err, errlen, "notary: unknown evidence event '%.32s'", event ? event : "");
 	return (-1);
     }
-    if (ndetails > CM_EVIDENCE_DETAILS_MAX) {
-	snprintf(err, errlen, "notary: more than %d details", CM_EVIDENCE_DETAILS_MAX);
-	return (-1);
-    }
+    if (ndetails > CM_EVIDENCE_DETAILS_MAX)
+	return (nc_refuse(nc, err, errlen, "more than 16 details"));
     cm_notary_out_init(&o, CM_NOTARY_RECORD, nc->next_id++);
     cm_notary_out_str(&o, CM_NF_ENVELOPE_ID, envelope_id);
     cm_notary_out_str(&o, CM_NF_EVENT, event);

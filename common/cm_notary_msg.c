@@ -41,6 +41,7 @@ static const struct nf_limit {
     {CM_NF_ERROR, 1, CM_NOTARY_ERROR_MAX, 1, "ERROR"},
     {CM_NF_VERSION, 1, 64, 1, "VERSION"},
     {CM_NF_CERT_SHA256, 64, 64, 1, "CERT_SHA256"},
+    {CM_NF_CODE, 1, 1, 1, "CODE"},
     {0, 0, 0, 0, 0},
 };
 
@@ -72,7 +73,7 @@ static const struct nm_type {
 	    {CM_NF_BYTES_IN, 1, 1}, {CM_NF_BYTES_OUT, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_RECORD | CM_NOTARY_REPLY, "RECORD_OK", 0, {{CM_NF_SEQ, 1, 1},
 	    {CM_NF_HASH, 1, 1}, {0, 0, 0}}},
-    {CM_NOTARY_ERROR, "ERROR", 0, {{CM_NF_ERROR, 1, 1}, {0, 0, 0}}},
+    {CM_NOTARY_ERROR, "ERROR", 0, {{CM_NF_ERROR, 1, 1}, {CM_NF_CODE, 0, 1}, {0, 0, 0}}},
     {0, 0, 0, {{0, 0, 0}}},
 };
 

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <libxml/tree.h>
 
+#include "cm_addr.h"
 #include "cm_base64.h"
 #include "cm_hash.h"
 #include "cm_limits.h"
@@ -40,6 +40,9 @@ static const char *cm_notice_names[] = {
 };
 
 static const char *cm_entity_names[] = {"from", "to", "cc", "transit"};
+
+static void cm_notice_err(char *, size_t, const char *,...)
+	__attribute__((format(printf, 3, 4)));
 
 /* cm_notice_err - one-line error text */
 static void cm_notice_err(char *err, size_t errlen, const char *fmt,...)
@@ -403,14 +406,23 @@ static int cm_notice_check_content(const CM_NOTICE_CONTENT *c, char *err, size_t
 static int cm_notice_check_entities(const CM_NOTICE *n, char *err, size_t errlen)
 {
     size_t  i;
+    size_t  j;
 
     if (n->entity_count == 0 || n->entity_count > CM_ENTITIES_MAX) {
 	cm_notice_err(err, errlen, "Entities must hold 1 to %d Entity", CM_ENTITIES_MAX);
 	return (-1);
     }
-    for (i = 0; i < n->entity_count; i++)
+    for (i = 0; i < n->entity_count; i++) {
 	if (cm_notice_check_entity(n->entities + i, err, errlen) < 0)
 	    return (-1);
+	/* one Entity per address: a receipt must name exactly one */
+	for (j = 0; j < i; j++) {
+	    if (cm_addr_equal(n->entities[i].address, n->entities[j].address)) {
+		cm_notice_err(err, errlen, "duplicate Entity %s", n->entities[i].address);
+		return (-1);
+	    }
+	}
+    }
     return (0);
 }
 
@@ -685,6 +697,9 @@ typedef struct {
     size_t  errlen;
     size_t  sigs;			/* all ds:Signature seen */
 } CM_NOTICE_PARSE;
+
+static int cm_notice_perr(CM_NOTICE_PARSE *, const char *,...)
+	__attribute__((format(printf, 2, 3)));
 
 /* cm_notice_perr - parse error, "notice refused: ..." */
 static int cm_notice_perr(CM_NOTICE_PARSE *p, const char *fmt,...)
@@ -1067,6 +1082,7 @@ static int cm_notice_parse_envinfo(CM_NOTICE_PARSE *p, xmlNodePtr info, CM_NOTIC
     xmlNodePtr ecur;
     xmlNodePtr ent;
     CM_NOTICE_ENTITY *e;
+    char    why[200];
 
     if (cm_notice_attrs(p, info, none) < 0
 	|| cm_notice_expect(p, &cur, "ContentEnvelopeInformation", &elem,
@@ -1089,6 +1105,8 @@ static int cm_notice_parse_envinfo(CM_NOTICE_PARSE *p, xmlNodePtr info, CM_NOTIC
     }
     if (n->entity_count == 0)
 	return (cm_notice_perr(p, "missing Entity in Entities"));
+    if (cm_notice_check_entities(n, why, sizeof(why)) < 0)
+	return (cm_notice_perr(p, "%s", why));
     return (cm_notice_signatures(p, cur, "EnvelopeInformation", &n->sigs_envinfo));
 }
 
@@ -1365,7 +1383,7 @@ CM_NOTICE *cm_notice_receipt_model(const CM_NOTICE *dep, const char *address,
 	return (0);
     }
     for (i = 0; address != 0 && i < dep->entity_count; i++) {
-	if (dep->entities[i].address && strcasecmp(dep->entities[i].address, address) == 0) {
+	if (dep->entities[i].address && cm_addr_equal(dep->entities[i].address, address)) {
 	    src = dep->entities + i;
 	    break;
 	}

@@ -79,8 +79,11 @@
  *	server builds at RETR from a SignedDepositNotice or
  *	SignedTransitNotice model: same envelope_id and MimeMessageHash
  *	list, content copied as BodyEnvelopeInformation, the Entity whose
- *	EmailAddress equals address (ASCII case-insensitive) copied with
+ *	EmailAddress equals address copied with
  *	the Response text removed, and the challenge as decided above.
+ *	Addresses compare as cm_addr_equal() does (local part exactly,
+ *	domain case-insensitively); two Entity elements with equal
+ *	addresses make a notice invalid.
  *
  *	cm_notice_build() checks the model as strictly as
  *	cm_notice_parse() does and returns a new document: the notices

@@ -310,20 +310,17 @@ static EVP_PKEY *new_key(char *err, size_t errlen)
     return (key);
 }
 
-/* set_random_serial - a random positive 128-bit serial number */
+/*
+ * set_random_serial - a random positive serial of exactly 128 bits (the
+ * top bit set, 127 random bits; 17 DER octets, within RFC 5280's 20)
+ */
 static int set_random_serial(ASN1_INTEGER *serial)
 {
     BIGNUM *bn = BN_new();
     int     ok = 0;
 
-    if (bn == 0)
-	return (0);
-    do {
-	if (!BN_rand(bn, 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY))
-	    goto out;
-    } while (BN_is_zero(bn));
-    ok = BN_to_ASN1_INTEGER(bn, serial) != 0;
-out:
+    if (bn && BN_rand(bn, 128, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY))
+	ok = BN_to_ASN1_INTEGER(bn, serial) != 0;
     BN_free(bn);
     return (ok);
 }
@@ -552,6 +549,19 @@ static size_t utf8_first(const char *s)
     return (n);
 }
 
+/* cm_pki_name_ok - "Given Surname": words separated by single spaces */
+int     cm_pki_name_ok(const char *name, char *err, size_t errlen)
+{
+    size_t  len;
+
+    if (text_ok("name", name, PKI_NAME_MAX, err, errlen) < 0)
+	return (-1);
+    len = strlen(name);
+    if (strchr(name, ' ') == 0 || name[0] == ' ' || name[len - 1] == ' ' || strstr(name, "  "))
+	return (set_err(err, errlen, "name must be \"Given Surname\" (words separated by one space)"));
+    return (0);
+}
+
 /* person_names - givenName, surname, initials from --name or the address */
 static int person_names(const char *addr, const char *name, char *given, char *surname,
 			        char *initials, size_t len, char *err, size_t errlen)
@@ -561,10 +571,9 @@ static int person_names(const char *addr, const char *name, char *given, char *s
     size_t  used = 0, n;
 
     if (name) {
-	if (text_ok("name", name, PKI_NAME_MAX, err, errlen) < 0)
+	if (cm_pki_name_ok(name, err, errlen) < 0)
 	    return (-1);
-	if ((sep = strrchr(name, ' ')) == 0 || sep == name || sep[1] == 0)
-	    return (set_err(err, errlen, "name must be \"Given Surname\""));
+	sep = strrchr(name, ' ');
 	if ((size_t) (sep - name) >= len || strlen(sep + 1) >= len)
 	    return (set_err(err, errlen, "name too long"));
 	memcpy(given, name, (size_t) (sep - name));
@@ -760,6 +769,50 @@ int     cm_pki_exists(const char *dir)
     return (pki_path(path, sizeof(path), dir, "ca.pem") == 0 && file_exists(path));
 }
 
+/* init_opts - check the options of init, derive FQDN, admin, place, CA days */
+static int init_opts(const CM_PKI_OPTS *opts, char *fqdn, size_t fqdn_len, char *admin,
+		             size_t admin_len, PKI_PLACE *pl, int *ca_days, char *err, size_t errlen)
+{
+    int     n;
+
+    if (opts == 0 || opts->domain == 0)
+	return (set_err(err, errlen, "a domain is required"));
+    if (!cm_pki_hostname_ok(opts->domain))
+	return (set_err(err, errlen, "bad domain '%s'", opts->domain));
+    if (strlen(opts->domain) + sizeof("Cmail Test CA ") - 1 > PKI_NAME_MAX)
+	return (set_err(err, errlen, "domain longer than %d bytes (the CA common name must fit in %d)",
+		   (int) (PKI_NAME_MAX - sizeof("Cmail Test CA ") + 1), PKI_NAME_MAX));
+    n = snprintf(fqdn, fqdn_len, "%s%s", opts->server_name ? "" : "mail.",
+		 opts->server_name ? opts->server_name : opts->domain);
+    if (n < 0 || (size_t) n >= fqdn_len || !cm_pki_hostname_ok(fqdn))
+	return (set_err(err, errlen, "bad server name '%s'", fqdn));
+    if (strlen(fqdn) > PKI_NAME_MAX)
+	return (set_err(err, errlen, "server name longer than %d bytes (it is the CN)", PKI_NAME_MAX));
+    n = snprintf(admin, admin_len, "postmaster@%s", opts->domain);
+    if (n < 0 || (size_t) n >= admin_len || cm_pki_address_ok(admin, err, errlen) < 0)
+	return (set_err(err, errlen, "bad administrator address postmaster@%s", opts->domain));
+    if (place_from_opts(pl, opts, err, errlen) < 0)
+	return (-1);
+    *ca_days = opts->ca_days ? opts->ca_days
+	: (opts->days > CM_PKI_CA_DAYS_MIN ? opts->days : CM_PKI_CA_DAYS_MIN);
+    if (*ca_days < 1 || *ca_days > CM_PKI_DAYS_MAX)
+	return (set_err(err, errlen, "CA days must be between 1 and %d", CM_PKI_DAYS_MAX));
+    return (0);
+}
+
+/* cm_pki_opts_check - are the options good for init (need_domain) or a user */
+int     cm_pki_opts_check(const CM_PKI_OPTS *opts, int need_domain, char *err, size_t errlen)
+{
+    char    fqdn[PKI_HOST_MAX + 1], admin[CM_ADDRESS_MAX + 1];
+    PKI_PLACE pl;
+    int     ca_days;
+
+    if (need_domain)
+	return (init_opts(opts, fqdn, sizeof(fqdn), admin, sizeof(admin), &pl, &ca_days,
+			  err, errlen));
+    return (place_from_opts(&pl, opts, err, errlen));
+}
+
 /* cm_pki_init - a new test PKI in dir */
 int     cm_pki_init(const char *dir, const CM_PKI_OPTS *opts, char *err, size_t errlen)
 {
@@ -768,25 +821,10 @@ int     cm_pki_init(const char *dir, const CM_PKI_OPTS *opts, char *err, size_t 
     EVP_PKEY *ca_key = 0, *srv_key = 0;
     X509   *ca = 0, *srv = 0;
     X509_CRL *crl = 0;
-    int     ca_days, n, ret = -1;
+    int     ca_days, lock = -1, ret = -1;
 
-    if (opts == 0 || opts->domain == 0)
-	return (set_err(err, errlen, "a domain is required"));
-    if (!cm_pki_hostname_ok(opts->domain))
-	return (set_err(err, errlen, "bad domain '%s'", opts->domain));
-    n = snprintf(fqdn, sizeof(fqdn), "%s%s", opts->server_name ? "" : "mail.",
-		 opts->server_name ? opts->server_name : opts->domain);
-    if (n < 0 || (size_t) n >= sizeof(fqdn) || !cm_pki_hostname_ok(fqdn))
-	return (set_err(err, errlen, "bad server name '%s'", fqdn));
-    n = snprintf(admin, sizeof(admin), "postmaster@%s", opts->domain);
-    if (n < 0 || (size_t) n >= sizeof(admin) || cm_pki_address_ok(admin, err, errlen) < 0)
-	return (set_err(err, errlen, "domain too long for postmaster@%s", opts->domain));
-    if (place_from_opts(&pl, opts, err, errlen) < 0)
+    if (init_opts(opts, fqdn, sizeof(fqdn), admin, sizeof(admin), &pl, &ca_days, err, errlen) < 0)
 	return (-1);
-    ca_days = opts->ca_days ? opts->ca_days
-	: (opts->days > CM_PKI_CA_DAYS_MIN ? opts->days : CM_PKI_CA_DAYS_MIN);
-    if (ca_days < 1 || ca_days > CM_PKI_DAYS_MAX)
-	return (set_err(err, errlen, "CA days must be between 1 and %d", CM_PKI_DAYS_MAX));
     if (pki_path(path, sizeof(path), dir, "users/x@x.pem") < 0)
 	return (set_err(err, errlen, "directory name too long"));
     if (cm_pki_exists(dir))
@@ -801,8 +839,12 @@ int     cm_pki_init(const char *dir, const CM_PKI_OPTS *opts, char *err, size_t 
 	goto out;
 
     /* Then the files, ca.pem last: a PKI without it can be made again. */
-    if (make_dir(dir, err, errlen) < 0)
+    if (make_dir(dir, err, errlen) < 0 || (lock = lock_dir(dir, err, errlen)) < 0)
 	goto out;
+    if (cm_pki_exists(dir)) {
+	set_err(err, errlen, "%s/ca.pem exists: refusing to overwrite a PKI", dir);
+	goto out;
+    }
     pki_path(path, sizeof(path), dir, "users");
     if (make_dir(path, err, errlen) < 0)
 	goto out;
@@ -823,6 +865,7 @@ int     cm_pki_init(const char *dir, const CM_PKI_OPTS *opts, char *err, size_t 
 	goto out;
     ret = 0;
 out:
+    unlock_dir(lock);
     EVP_PKEY_free(ca_key);
     EVP_PKEY_free(srv_key);
     X509_free(ca);
@@ -991,8 +1034,11 @@ static X509_CRL *read_crl(const char *path, char *err, size_t errlen)
     return (crl);
 }
 
-/* cm_pki_revoke - put the certificate of addr on the CRL */
-int     cm_pki_revoke(const char *dir, const char *addr, int reason, char *err, size_t errlen)
+/*
+ * update_crl - re-issue DIR/crl.pem with its entries, plus one for addr
+ * when addr is not NULL, under the directory lock
+ */
+static int update_crl(const char *dir, const char *addr, int reason, char *err, size_t errlen)
 {
     char    path[PATH_MAX], crl_path[PATH_MAX];
     X509   *ca = 0, *cert = 0;
@@ -1001,44 +1047,40 @@ int     cm_pki_revoke(const char *dir, const char *addr, int reason, char *err, 
     X509_REVOKED *rev = 0, *found;
     int     lock, ret = -1;
 
-    if (cm_pki_address_ok(addr, err, errlen) < 0)
-	return (-1);
-    if (reason != CRL_REASON_NONE
-	&& (reason < CRL_REASON_UNSPECIFIED || reason > CRL_REASON_AA_COMPROMISE
-	    || reason == 7 || reason == CRL_REASON_REMOVE_FROM_CRL))
-	return (set_err(err, errlen, "bad revocation reason %d", reason));
-    if (user_path(path, sizeof(path), dir, addr, "pem") < 0
-	|| pki_path(crl_path, sizeof(crl_path), dir, "crl.pem") < 0)
+    if (pki_path(crl_path, sizeof(crl_path), dir, "crl.pem") < 0
+	|| (addr && user_path(path, sizeof(path), dir, addr, "pem") < 0))
 	return (set_err(err, errlen, "directory name too long"));
     if ((lock = lock_dir(dir, err, errlen)) < 0)
 	return (-1);
-    if (!file_exists(path)) {
+    if (addr && !file_exists(path)) {
 	set_err(err, errlen, "no certificate for %s in %s/users", addr, dir);
 	goto out;
     }
-    if ((cert = cm_pem_read_cert(path, err, errlen)) == 0
+    if ((addr && (cert = cm_pem_read_cert(path, err, errlen)) == 0)
 	|| load_ca(dir, &ca, &ca_key, err, errlen) < 0
 	|| (old = read_crl(crl_path, err, errlen)) == 0)
 	goto out;
-    if (X509_check_issued(ca, cert) != X509_V_OK
-	|| X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
-	ERR_clear_error();
-	set_err(err, errlen, "%s was not issued by %s/ca.pem", path, dir);
-	goto out;
-    }
     if (X509_NAME_cmp(X509_CRL_get_issuer(old), X509_get_subject_name(ca)) != 0
 	|| X509_CRL_verify(old, X509_get0_pubkey(ca)) != 1) {
 	ERR_clear_error();
 	set_err(err, errlen, "%s is not signed by %s/ca.pem", crl_path, dir);
 	goto out;
     }
-    if (X509_CRL_get0_by_serial(old, &found, X509_get0_serialNumber(cert)) == 1) {
-	set_err(err, errlen, "the certificate of %s is already revoked", addr);
-	goto out;
-    }
-    if ((rev = revoked_entry(cert, reason)) == 0) {
-	ssl_err(err, errlen, "CRL entry");
-	goto out;
+    if (cert) {
+	if (X509_check_issued(ca, cert) != X509_V_OK
+	    || X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
+	    ERR_clear_error();
+	    set_err(err, errlen, "%s was not issued by %s/ca.pem", path, dir);
+	    goto out;
+	}
+	if (X509_CRL_get0_by_serial(old, &found, X509_get0_serialNumber(cert)) == 1) {
+	    set_err(err, errlen, "the certificate of %s is already revoked", addr);
+	    goto out;
+	}
+	if ((rev = revoked_entry(cert, reason)) == 0) {
+	    ssl_err(err, errlen, "CRL entry");
+	    goto out;
+	}
     }
     if ((crl = make_crl(ca, ca_key, old, rev, err, errlen)) == 0
 	|| write_crl(crl_path, crl, err, errlen) < 0)
@@ -1053,4 +1095,22 @@ out:
     X509_CRL_free(crl);
     X509_REVOKED_free(rev);
     return (ret);
+}
+
+/* cm_pki_revoke - put the certificate of addr on the CRL */
+int     cm_pki_revoke(const char *dir, const char *addr, int reason, char *err, size_t errlen)
+{
+    if (cm_pki_address_ok(addr, err, errlen) < 0)
+	return (-1);
+    if (reason != CRL_REASON_NONE
+	&& (reason < CRL_REASON_UNSPECIFIED || reason > CRL_REASON_AA_COMPROMISE
+	    || reason == 7 || reason == CRL_REASON_REMOVE_FROM_CRL))
+	return (set_err(err, errlen, "bad revocation reason %d", reason));
+    return (update_crl(dir, addr, reason, err, errlen));
+}
+
+/* cm_pki_refresh_crl - re-issue the CRL unchanged but for dates and number */
+int     cm_pki_refresh_crl(const char *dir, char *err, size_t errlen)
+{
+    return (update_crl(dir, 0, CRL_REASON_NONE, err, errlen));
 }

@@ -17,7 +17,11 @@
  *				char *err, size_t errlen);
  *	int	cm_pki_revoke(const char *dir, const char *addr, int reason,
  *				char *err, size_t errlen);
+ *	int	cm_pki_refresh_crl(const char *dir, char *err, size_t errlen);
+ *	int	cm_pki_opts_check(const CM_PKI_OPTS *opts, int need_domain,
+ *				char *err, size_t errlen);
  *	int	cm_pki_address_ok(const char *addr, char *err, size_t errlen);
+ *	int	cm_pki_name_ok(const char *name, char *err, size_t errlen);
  *	int	cm_pki_hostname_ok(const char *name);
  *	int	cm_pki_reason_from_name(const char *name);
  *	const char *cm_pki_reason_name(int reason);
@@ -46,12 +50,23 @@
  *	cm_pki_revoke() adds the serial of users/ADDR.pem to crl.pem
  *	(reason code CRL_REASON_* or CRL_REASON_NONE for none), with
  *	CRLNumber + 1 and fresh thisUpdate/nextUpdate, signed by ca.key.
- *	Revoking a revoked certificate is an error.
+ *	Revoking a revoked certificate is an error; so is a certificate
+ *	or a CRL that the CA in DIR did not sign.
+ *
+ *	cm_pki_refresh_crl() re-issues crl.pem with the same entries,
+ *	CRLNumber + 1, thisUpdate now and nextUpdate in 30 days (a CRL
+ *	past its nextUpdate makes every check fail).
+ *
+ *	cm_pki_opts_check() checks options without doing anything: those
+ *	of cm_pki_init() when need_domain, else those used for a user
+ *	(country, street, locality, postal code, days).
  *
  *	cm_pki_address_ok() accepts a mail address that is safe as a file
  *	name: one '@', a dot-atom local part without '/', a host name
  *	domain, CM_ADDRESS_MAX bytes at most. cm_pki_hostname_ok() checks
- *	a DNS host name (LDH labels).
+ *	a DNS host name (LDH labels). cm_pki_name_ok() accepts a person's
+ *	name: at least two words separated by single spaces, no control
+ *	characters, 64 bytes at most; the last word is the surname.
  *
  *	cm_pki_reason_from_name() maps an RFC 5280 reason name (case
  *	insensitive) to its code, -1 if unknown; removeFromCRL is
@@ -92,8 +107,11 @@ extern int cm_pki_exists(const char *dir);
 extern int cm_pki_issue_user(const char *dir, const char *addr, const char *name,
 			             const CM_PKI_OPTS *opts, char *err, size_t errlen);
 extern int cm_pki_revoke(const char *dir, const char *addr, int reason, char *err, size_t errlen);
+extern int cm_pki_refresh_crl(const char *dir, char *err, size_t errlen);
+extern int cm_pki_opts_check(const CM_PKI_OPTS *opts, int need_domain, char *err, size_t errlen);
 extern int cm_pki_address_ok(const char *addr, char *err, size_t errlen);
 extern int cm_pki_hostname_ok(const char *name);
+extern int cm_pki_name_ok(const char *name, char *err, size_t errlen);
 extern int cm_pki_reason_from_name(const char *name);
 extern const char *cm_pki_reason_name(int reason);
 extern int cm_pki_nid_dns_name(void);

@@ -407,6 +407,11 @@ int     cm_profile_check(X509 *cert, CM_CERT_ROLE role, CM_CERT_REPORT *rep)
 
     pr.rep = rep;
     pr.failed = 0;
+    if (cert == 0) {
+	if (role != CM_ROLE_NONE)
+	    cm_cert_rule_add(rep, role == CM_ROLE_SERVER ? "c2-version" : "c3-version", 0, "no certificate");
+	return (role == CM_ROLE_NONE ? 0 : -1);
+    }
     switch (role) {
     case CM_ROLE_SERVER:
 	pr.prefix = "c2";

@@ -277,7 +277,8 @@ ssize_t cm_seal_peek(const void *buf, size_t len, char key_id[CM_SEAL_KEY_ID_LEN
 /* cm_seal_stream - plaintext from in_fd, sealed blob to out_fd */
 int     cm_seal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 		               int in_fd, int out_fd, int timeout_ms,
-		               CM_SEAL_STATS *stats, char *err, size_t errlen)
+		               unsigned long long limit, CM_SEAL_STATS *stats,
+		               char *err, size_t errlen)
 {
     unsigned char hdr[CM_SEAL_HEADER_MAX];
     unsigned char tag[CM_SEAL_TAG_LEN];
@@ -291,7 +292,7 @@ int     cm_seal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 
     if (!cm_seal_envelope_id_ok(envelope_id)) {
 	snprintf(err, errlen, "seal: bad envelope id");
-	return (-1);
+	return (-2);
     }
     idlen = strlen(envelope_id);
     memcpy(hdr, CM_SEAL_MAGIC, CM_SEAL_MAGIC_LEN);
@@ -329,6 +330,11 @@ int     cm_seal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 	if (n == 0)
 	    break;
 	st.in_bytes += (unsigned long long) n;
+	if (limit && st.in_bytes > limit) {
+	    snprintf(err, errlen, "seal: input longer than %llu bytes", limit);
+	    ret = -2;
+	    goto done;
+	}
 	if (!EVP_EncryptUpdate(ctx, out, &outl, in, (int) n)) {
 	    snprintf(err, errlen, "seal: encryption failed");
 	    goto done;
@@ -369,7 +375,8 @@ done:
 /* cm_unseal_stream - sealed blob from in_fd, plaintext to out_fd */
 int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 			         int in_fd, int out_fd, int timeout_ms,
-			         CM_SEAL_STATS *stats, char *err, size_t errlen)
+			         unsigned long long limit, CM_SEAL_STATS *stats,
+			         char *err, size_t errlen)
 {
     unsigned char hdr[CM_SEAL_HEADER_MAX];
     char    key_id[CM_SEAL_KEY_ID_LEN + 1];
@@ -392,6 +399,7 @@ int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
     st.in_bytes = (unsigned long long) n;
     if (cm_seal_peek(hdr, (size_t) n, key_id, blob_id) < 0 || (size_t) n < fixed) {
 	snprintf(err, errlen, "unseal: not a sealed blob (bad or truncated header)");
+	ret = -2;
 	goto done;
     }
     idlen = hdr[fixed - 1];
@@ -403,16 +411,19 @@ int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
     st.in_bytes += (unsigned long long) n;
     if ((hlen = cm_seal_peek(hdr, fixed + (size_t) n, key_id, blob_id)) <= 0) {
 	snprintf(err, errlen, "unseal: not a sealed blob (bad or truncated header)");
+	ret = -2;
 	goto done;
     }
     if (CRYPTO_memcmp(key_id, key->key_id, CM_SEAL_KEY_ID_LEN) != 0) {
 	snprintf(err, errlen, "unseal: sealed under key id %s, the seal key is %s",
 		 key_id, key->key_id);
+	ret = -2;
 	goto done;
     }
     if (envelope_id && strcmp(envelope_id, blob_id) != 0) {
 	snprintf(err, errlen, "unseal: sealed for envelope id %s, not %.64s",
 		 blob_id, envelope_id);
+	ret = -2;
 	goto done;
     }
     if ((in = malloc(CM_SEAL_CHUNK + CM_SEAL_TAG_LEN)) == 0
@@ -442,6 +453,11 @@ int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 	if (n == 0)
 	    break;
 	st.in_bytes += (unsigned long long) n;
+	if (limit && st.in_bytes > limit) {
+	    snprintf(err, errlen, "unseal: input longer than %llu bytes", limit);
+	    ret = -2;
+	    goto done;
+	}
 	held += (size_t) n;
 	if (held > CM_SEAL_TAG_LEN) {
 	    size_t  use = held - CM_SEAL_TAG_LEN;
@@ -461,12 +477,14 @@ int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
     }
     if (held < CM_SEAL_TAG_LEN) {
 	snprintf(err, errlen, "unseal: truncated blob (no authentication tag)");
+	ret = -2;
 	goto done;
     }
     if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CM_SEAL_TAG_LEN, in)
 	|| EVP_DecryptFinal_ex(ctx, out, &outl) <= 0) {
 	snprintf(err, errlen, "unseal: authentication failed (blob edited, truncated or "
 		 "sealed for another envelope)");
+	ret = -2;
 	goto done;
     }
     if (outl > 0 && seal_write(out_fd, out, (size_t) outl, timeout_ms) < 0) {

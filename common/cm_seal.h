@@ -17,11 +17,12 @@
  *
  *	int	cm_seal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
  *				int in_fd, int out_fd, int timeout_ms,
- *				CM_SEAL_STATS *stats, char *err, size_t errlen);
+ *				unsigned long long limit, CM_SEAL_STATS *stats,
+ *				char *err, size_t errlen);
  *	int	cm_unseal_stream(const CM_SEAL_KEY *key,
  *				const char *envelope_id, int in_fd, int out_fd,
- *				int timeout_ms, CM_SEAL_STATS *stats,
- *				char *err, size_t errlen);
+ *				int timeout_ms, unsigned long long limit,
+ *				CM_SEAL_STATS *stats, char *err, size_t errlen);
  *	ssize_t	cm_seal_peek(const void *buf, size_t len,
  *				char key_id[CM_SEAL_KEY_ID_LEN + 1],
  *				char envelope_id[CM_ENVELOPE_ID_MAX + 1]);
@@ -65,8 +66,13 @@
  *	cm_unseal_stream() fails, the caller MUST discard everything it
  *	wrote (truncate or unlink the file). Every read and write waits at
  *	most timeout_ms for the descriptor (poll(2)); <= 0 means wait
- *	forever. Both return 0, or -1 with a one-line reason in err; stats
- *	(if not NULL) receives the byte counts.
+ *	forever. Reading stops with an error once more than limit bytes
+ *	came from in_fd (0: no limit), so an endless input (a pipe,
+ *	/dev/zero) cannot keep the sealer busy. Both return 0 on success;
+ *	-2 when the input is refused (a bad envelope id, an input over the
+ *	limit, a blob that is not ours, edited or truncated: retrying will
+ *	not help); -1 on an I/O or resource failure (worth a retry). The
+ *	reason is in err, and stats (if not NULL) receives the byte counts.
  *
  *	cm_seal_peek() parses the clear header at the start of buf: it
  *	returns the header length through the IV (the offset of the
@@ -110,10 +116,12 @@ extern int cm_seal_key_generate(const char *path, char *err, size_t errlen);
 extern void cm_seal_key_clear(CM_SEAL_KEY *key);
 extern int cm_seal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 			          int in_fd, int out_fd, int timeout_ms,
-			          CM_SEAL_STATS *stats, char *err, size_t errlen);
+			          unsigned long long limit, CM_SEAL_STATS *stats,
+			          char *err, size_t errlen);
 extern int cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 			            int in_fd, int out_fd, int timeout_ms,
-			            CM_SEAL_STATS *stats, char *err, size_t errlen);
+			            unsigned long long limit, CM_SEAL_STATS *stats,
+			            char *err, size_t errlen);
 extern ssize_t cm_seal_peek(const void *buf, size_t len,
 			            char key_id[CM_SEAL_KEY_ID_LEN + 1],
 			            char envelope_id[CM_ENVELOPE_ID_MAX + 1]);

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <openssl/err.h>
 
@@ -268,6 +269,14 @@ size_t  cm_stream_buffered(CM_STREAM *st)
     return (st->rlen - st->rpos);
 }
 
+/* set_nonblock - O_NONBLOCK on a descriptor */
+static int set_nonblock(int fd)
+{
+    int     flags = fcntl(fd, F_GETFL);
+
+    return (flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK));
+}
+
 /* cm_stream_starttls - TLS handshake on this connection */
 int     cm_stream_starttls(CM_STREAM *st, SSL_CTX *ctx, int server,
 			           const char *peer_name, char *err, size_t errlen)
@@ -285,6 +294,15 @@ int     cm_stream_starttls(CM_STREAM *st, SSL_CTX *ctx, int server,
     if ((st->ssl = SSL_new(ctx)) == 0
 	|| !SSL_set_rfd(st->ssl, st->rfd) || !SSL_set_wfd(st->ssl, st->wfd)) {
 	snprintf(err, errlen, "TLS setup: %s", cm_ssl_errors(ebuf, sizeof(ebuf)));
+	return (-1);
+    }
+    /*
+     * Non-blocking descriptors: every TLS read and write then goes
+     * through stream_wait() and its timeout, including the records
+     * OpenSSL reads on its own (TLS 1.3 session tickets, alerts).
+     */
+    if (set_nonblock(st->rfd) < 0 || set_nonblock(st->wfd) < 0) {
+	snprintf(err, errlen, "TLS setup: cannot make the connection non-blocking");
 	return (-1);
     }
     if (!server && peer_name) {

@@ -16,6 +16,11 @@
  *	  XML_PARSE_HUGE stays off; the process-wide external entity
  *	  loader refuses every URL, except the local schema files while
  *	  cm_xml_validate() compiles a schema;
+ *	- more than CM_XML_ATTRS_MAX attributes and namespace declarations
+ *	  on one start tag, or more than CM_XML_NODES_MAX start tags plus
+ *	  attributes: refused by a linear pre-scan of the bytes, because
+ *	  libxml2 2.9 compares an element's attributes pairwise before any
+ *	  callback sees them (quadratic time);
  *	- nesting deeper than CM_XML_DEPTH_MAX or more than
  *	  CM_XML_NODES_MAX elements+attributes: the startElementNs SAX
  *	  callback stops the parser as soon as the bound is crossed;
@@ -53,6 +58,7 @@
 #endif
 
 #define CM_XML_SCHEMAS_MAX	8	/* cached compiled schemas */
+#define CM_XML_ATTRS_MAX	64	/* attributes + xmlns per start tag */
 
 /*
  * Per-parse state, reached from SAX callbacks via ctxt->_private.
@@ -91,6 +97,11 @@ static int cm_xml_schema_count;
 static _Thread_local const char *cm_xml_allow_dir;
 static _Thread_local size_t cm_xml_allow_dir_len;
 
+static void cm_xml_oneline(char *, size_t, const char *,...)
+	__attribute__((format(printf, 3, 4)));
+static void cm_xml_refuse(xmlParserCtxtPtr, const char *,...)
+	__attribute__((format(printf, 2, 3)));
+
 /* cm_xml_oneline - copy text into err as one line without trailing space */
 static void cm_xml_oneline(char *err, size_t errlen, const char *fmt,...)
 {
@@ -116,15 +127,17 @@ static xmlParserInputPtr cm_xml_loader(const char *url, const char *id,
 				               xmlParserCtxtPtr ctxt)
 {
     const char *path = url;
+    char    real[PATH_MAX];
 
     if (path != 0 && strncmp(path, "file://", 7) == 0)
 	path += 7;
+    /* Only while compiling a schema, only files in its (real) directory. */
     if (cm_xml_allow_dir != 0 && path != 0 && strstr(path, "://") == 0
-	&& strstr(path, "..") == 0
-	&& ((strncmp(path, cm_xml_allow_dir, cm_xml_allow_dir_len) == 0
-	     && path[cm_xml_allow_dir_len] == '/')
-	    || (strcmp(cm_xml_allow_dir, ".") == 0 && strchr(path, '/') == 0)))
-	return (xmlNewInputFromFile(ctxt, path));
+	&& realpath(path, real) != 0
+	&& strncmp(real, cm_xml_allow_dir, cm_xml_allow_dir_len) == 0
+	&& real[cm_xml_allow_dir_len] == '/'
+	&& strchr(real + cm_xml_allow_dir_len + 1, '/') == 0)
+	return (xmlNewInputFromFile(ctxt, real));
     return (0);				/* the caller reports the failed load */
 }
 
@@ -320,6 +333,64 @@ static int cm_xml_check_tree(xmlDocPtr doc, char *err, size_t errlen)
     return (0);
 }
 
+/* cm_xml_prescan - bound the attributes per start tag before libxml2 */
+static int cm_xml_prescan(const char *data, size_t len, char *err, size_t errlen)
+{
+    const char *cp = data;
+    const char *end = data + len;
+    long    total = 0;
+    int     attrs;
+    char    quote;
+
+    /*
+     * libxml2 2.9 checks an element's attributes and namespace
+     * declarations for duplicates pairwise, before any SAX callback can
+     * count them: one start tag with 300,000 attributes costs minutes.
+     * So count them here, in one linear pass. The lexer only ever
+     * overcounts (an '=' in a comment or CDATA section may look like an
+     * attribute); the SAX and tree checks remain the exact ones.
+     */
+    while (cp < end) {
+	if (*cp++ != '<' || cp >= end)
+	    continue;
+	if (*cp == '!' || *cp == '?' || *cp == '/') {
+	    /* comments and PIs become nodes too: count them */
+	    if (*cp != '/' && ++total > CM_XML_NODES_MAX) {
+		cm_xml_oneline(err, errlen, "notice refused: more than %d elements and "
+			       "attributes", CM_XML_NODES_MAX);
+		return (-1);
+	    }
+	    while (cp < end && *cp != '>')
+		cp++;
+	    continue;
+	}
+	/* a start tag: count '=' outside quoted values */
+	for (attrs = 0, quote = 0; cp < end; cp++) {
+	    if (quote) {
+		if (*cp == quote)
+		    quote = 0;
+	    } else if (*cp == '"' || *cp == '\'') {
+		quote = *cp;
+	    } else if (*cp == '=') {
+		if (++attrs > CM_XML_ATTRS_MAX) {
+		    cm_xml_oneline(err, errlen, "notice refused: more than %d attributes "
+				   "on one element", CM_XML_ATTRS_MAX);
+		    return (-1);
+		}
+	    } else if (*cp == '>') {
+		break;
+	    }
+	}
+	total += 1 + attrs;
+	if (total > CM_XML_NODES_MAX) {
+	    cm_xml_oneline(err, errlen, "notice refused: more than %d elements and attributes",
+			   CM_XML_NODES_MAX);
+	    return (-1);
+	}
+    }
+    return (0);
+}
+
 /* cm_xml_parse - parse untrusted bytes into a document, or refuse */
 xmlDocPtr cm_xml_parse(const char *data, size_t len, char *err, size_t errlen)
 {
@@ -342,6 +413,8 @@ xmlDocPtr cm_xml_parse(const char *data, size_t len, char *err, size_t errlen)
 	cm_xml_oneline(err, errlen, "notice refused: larger than %d bytes", CM_NOTICE_MAX);
 	return (0);
     }
+    if (cm_xml_prescan(data, len, err, errlen) < 0)
+	return (0);
     if (cm_xml_init() < 0) {
 	cm_xml_oneline(err, errlen, "XML library initialisation failed");
 	return (0);
@@ -417,15 +490,12 @@ static xmlSchemaPtr cm_xml_schema_load(const char *path, char *err, size_t errle
     char   *slash;
 
     memset(&cap, 0, sizeof(cap));
-    if (strlen(path) >= sizeof(dir)) {
-	cm_xml_oneline(err, errlen, "schema path too long");
+    if (realpath(path, dir) == 0) {
+	cm_xml_oneline(err, errlen, "schema %s unusable: %m", path);
 	return (0);
     }
-    strcpy(dir, path);
     if ((slash = strrchr(dir, '/')) != 0)
 	*slash = 0;
-    else
-	strcpy(dir, ".");
     if ((pctxt = xmlSchemaNewParserCtxt(path)) == 0) {
 	cm_xml_oneline(err, errlen, "schema %s: out of memory", path);
 	return (0);

@@ -18,13 +18,19 @@
  * DESCRIPTION
  *	cm_xml_init() initialises libxml2 and xmlsec1 once per process
  *	(idempotent, thread-safe); every other cm_xml, cm_notice and
- *	cm_dsig call assumes it ran.
+ *	cm_dsig call assumes it ran. It installs a process-wide libxml2
+ *	external entity loader that refuses every URL and file (only the
+ *	schema files next to an XSD are read, while cm_xml_validate()
+ *	compiles it): read files yourself and hand the bytes to
+ *	cm_xml_parse(); xmlReadFile() and friends will fail.
  *
  *	cm_xml_parse() parses untrusted bytes: at most CM_NOTICE_MAX bytes,
  *	no DTD (a DOCTYPE is an error), no entity declarations or
  *	references beyond the predefined five, no network, no XInclude, at
- *	most CM_XML_DEPTH_MAX nesting and CM_XML_NODES_MAX nodes. It
- *	returns NULL with a one-line reason in err.
+ *	most CM_XML_DEPTH_MAX nesting and CM_XML_NODES_MAX nodes, at most
+ *	64 attributes per element. It returns NULL with a one-line reason
+ *	in err ("notice refused: ..." or "XML parse error at line N: ...");
+ *	libxml2 itself prints nothing.
  *
  *	cm_xml_validate() validates against the XSD at xsd_path (parsed
  *	once and cached per path); 0 valid, -1 with the first error.

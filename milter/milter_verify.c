@@ -13,7 +13,9 @@
  *	sealed under another key is refused with that reason before any
  *	UNSEAL; an UNSEAL that the notary then answers with an error means
  *	the blob was edited (authentication failed), unless the reason is
- *	an I/O or resource problem.
+ *	an I/O or resource problem. The recipients are compared with the
+ *	Entity elements of Type "to" and "cc" (PROFILE.md: one per
+ *	recipient; a "from" Entity is not a recipient).
  *--*/
 #include "config.h"
 #include <stdio.h>
@@ -192,7 +194,7 @@ void    cmm_verify(const CMM_SETTINGS *set, FILE *msg, const CMM_VERIFY_REQ *req
     const char **entities = 0;
     char    err[CM_NOTARY_ERROR_MAX + 64];
     char    why[CMM_REASON_MAX];
-    size_t  i;
+    size_t  i, nent;
 
     memset(res, 0, sizeof(*res));
     res->action = CMM_TEMPFAIL;
@@ -254,10 +256,10 @@ void    cmm_verify(const CMM_SETTINGS *set, FILE *msg, const CMM_VERIFY_REQ *req
 	    outcome(res, CMM_TEMPFAIL, "out of memory");
 	    goto done;
 	}
-	for (i = 0; i < n->entity_count; i++)
-	    entities[i] = n->entities[i].address;
-	if (!cmm_match_recipients(req->rcpts, req->nrcpt, entities, n->entity_count,
-				  why, sizeof(why))) {
+	for (nent = 0, i = 0; i < n->entity_count; i++)
+	    if (n->entities[i].type == CM_ENTITY_TO || n->entities[i].type == CM_ENTITY_CC)
+		entities[nent++] = n->entities[i].address;
+	if (!cmm_match_recipients(req->rcpts, req->nrcpt, entities, nent, why, sizeof(why))) {
 	    outcome(res, CMM_REJECT, "recipients do not match the sealed entities (%s)", why);
 	    goto done;
 	}

@@ -214,6 +214,7 @@ static void resolve_allowed(CM_CONFIG *cf)
 /* drop_privileges - become notary_user when started as root */
 static void drop_privileges(const struct passwd *pw, const char *user)
 {
+    /* pw is our own copy: getpwnam()'s static result is gone by now. */
     if (geteuid() != 0) {
 	msg_warn("not started as root: keeping uid %lu (notary_user %s not applied)",
 		 (unsigned long) geteuid(), user);
@@ -298,12 +299,14 @@ static void detach(void)
     }
 }
 
+/* main - start-up, then serve until SIGTERM */
 int     main(int argc, char **argv)
 {
     const char *config_path = 0;
     const char *generate = 0;
     const char *user;
     struct passwd *pw;
+    struct passwd pw_copy;
     struct sigaction sa;
     CM_CONFIG *cf;
     char    err[512];
@@ -355,8 +358,17 @@ int     main(int argc, char **argv)
     notary.cf = cf;
     if ((threads = cm_config_int(cf, "notary_threads")) < 1 || threads > 64)
 	msg_fatal("notary_threads must be 1..64, not %lld", threads);
+    /* A stored form holds the ENVELOPE (base64 at worst) and the notices. */
+    notary.seal_limit = 2ULL * (unsigned long long) cm_config_int(cf, "message_size_limit")
+	+ 16ULL * 1024 * 1024;
     user = cm_config_str(cf, "notary_user");
-    pw = getpwnam(user);
+    if ((pw = getpwnam(user)) != 0) {
+	/* Keep only the ids: later getpwnam() calls reuse the static result. */
+	memset(&pw_copy, 0, sizeof(pw_copy));
+	pw_copy.pw_uid = pw->pw_uid;
+	pw_copy.pw_gid = pw->pw_gid;
+	pw = &pw_copy;
+    }
     notary_uid = pw ? pw->pw_uid : 0;
     resolve_allowed(cf);
     if (cm_xml_init() < 0)

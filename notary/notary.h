@@ -46,6 +46,7 @@ typedef struct {
     STACK_OF(X509) *chain;		/* further certificates, may be NULL */
     char    cert_sha256[65];
     CM_SEAL_KEY seal;
+    unsigned long long seal_limit;	/* bytes read from a SEAL/UNSEAL input */
     CM_EVIDENCE *evidence;
     uid_t   allowed[NOTARY_ALLOWED_MAX];
     int     nallowed;			/* 0: any peer the socket mode admits */

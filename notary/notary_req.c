@@ -8,7 +8,8 @@
  *	A frame the decoder refuses gets an ERROR reply and the connection
  *	is closed; a well-formed request that fails gets an ERROR reply and
  *	the connection stays open. Nothing a client sends can stop the
- *	notary.
+ *	notary. Handlers return 0, -2 when the request is refused (ERROR
+ *	with CODE 'p') or -1 on a temporary failure (CODE 't').
  *--*/
 #include "config.h"
 #include <errno.h>
@@ -28,8 +29,16 @@
 
 #define REQ_ERR_MAX	CM_NOTARY_ERROR_MAX
 
-/* req_send_error - ERROR reply; 0 or -1 */
-static int req_send_error(NOTARY_CONN *c, uint32_t id, const char *text)
+/* req_printable - replace control and non-ASCII bytes before logging or replying */
+static void req_printable(char *s)
+{
+    for (; *s; s++)
+	if ((unsigned char) *s < 0x20 || (unsigned char) *s > 0x7e)
+	    *s = '?';
+}
+
+/* req_send_error - ERROR reply with a CODE; 0 or -1 */
+static int req_send_error(NOTARY_CONN *c, uint32_t id, int code, const char *text)
 {
     CM_NOTARY_OUT o;
     char    why[256];
@@ -39,6 +48,11 @@ static int req_send_error(NOTARY_CONN *c, uint32_t id, const char *text)
     snprintf(clip, sizeof(clip), "%s", *text ? text : "error");
     cm_notary_out_init(&o, CM_NOTARY_ERROR, id);
     cm_notary_out_str(&o, CM_NF_ERROR, clip);
+    {
+	char    c1 = (char) code;
+
+	cm_notary_out_add(&o, CM_NF_CODE, &c1, 1);
+    }
     if ((ret = cm_notary_out_send(c->fd, &o, CM_NOTARY_IO_TIMEOUT, why, sizeof(why))) < 0)
 	msg_warn("pid=%ld uid=%lu: %s", (long) c->pid, (unsigned long) c->uid, why);
     cm_notary_out_free(&o);
@@ -65,11 +79,12 @@ static int req_sign(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
     xmlDocPtr doc = 0;
     char   *out = 0;
     size_t  outlen = 0;
+    int     ret = -2;
     int     n;
 
     if (cm_notary_get_str(m, CM_NF_PLACE, place_text, sizeof(place_text)) < 0) {
 	snprintf(err, errlen, "SIGN: bad PLACE");
-	return (-1);
+	return (-2);
     }
     if (strcmp(place_text, "postmark") == 0) {
 	place = CM_DSIG_POSTMARK;
@@ -77,12 +92,12 @@ static int req_sign(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
 	place = CM_DSIG_INFO;
     } else {
 	snprintf(err, errlen, "SIGN: PLACE must be postmark or info");
-	return (-1);
+	return (-2);
     }
     if ((model = cm_notice_read((const char *) xml->data, xml->len, &doc, why,
 				sizeof(why))) == 0) {
 	snprintf(err, errlen, "SIGN: %s", why);
-	return (-1);
+	return (-2);
     }
     if ((n = cm_dsig_sign(doc, place, notary.server_key, notary.server_cert, notary.chain,
 			  why, sizeof(why))) < 0) {
@@ -91,6 +106,7 @@ static int req_sign(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
     }
     if ((out = cm_xml_serialize(doc, &outlen)) == 0) {
 	snprintf(err, errlen, "SIGN: cannot serialise the signed notice");
+	ret = -1;
 	goto fail;
     }
     if (outlen > CM_NOTICE_MAX) {
@@ -111,7 +127,7 @@ fail:
 	free(out);
     xmlFreeDoc(doc);
     cm_notice_free(model);
-    return (-1);
+    return (ret);
 }
 
 /* req_fd_mode_ok - is fd open for reading (want_write 0) or writing */
@@ -134,7 +150,8 @@ static int req_bulk(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
     CM_SEAL_STATS st;
     int     in_fd = cm_notary_take_fd(m, 0);
     int     out_fd = cm_notary_take_fd(m, 1);
-    int     ret = -1;
+    int     ret = -2;
+    int     rc;
 
     if (cm_notary_get_str(m, CM_NF_ENVELOPE_ID, envelope_id, sizeof(envelope_id)) < 0
 	|| !cm_seal_envelope_id_ok(envelope_id)) {
@@ -143,12 +160,13 @@ static int req_bulk(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
 	snprintf(err, errlen, "%s: descriptor 0 is not open for reading", name);
     } else if (!req_fd_mode_ok(out_fd, 1)) {
 	snprintf(err, errlen, "%s: descriptor 1 is not open for writing", name);
-    } else if ((m->type == CM_NOTARY_SEAL ?
+    } else if ((rc = m->type == CM_NOTARY_SEAL ?
 		cm_seal_stream(&notary.seal, envelope_id, in_fd, out_fd, NOTARY_FD_TIMEOUT,
-			       &st, why, sizeof(why)) :
+			       notary.seal_limit, &st, why, sizeof(why)) :
 		cm_unseal_stream(&notary.seal, envelope_id, in_fd, out_fd, NOTARY_FD_TIMEOUT,
-				 &st, why, sizeof(why))) < 0) {
+				 notary.seal_limit, &st, why, sizeof(why))) < 0) {
 	snprintf(err, errlen, "%s envelope=%s: %s", name, envelope_id, why);
+	ret = rc == -2 ? -2 : -1;
     } else {
 	cm_notary_out_str(o, CM_NF_KEY_ID, notary.seal.key_id);
 	cm_notary_out_u64(o, CM_NF_BYTES_IN, st.in_bytes);
@@ -180,12 +198,12 @@ static int req_record(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *
     if (cm_notary_get_str(m, CM_NF_ENVELOPE_ID, envelope_id, sizeof(envelope_id)) < 0
 	|| !cm_seal_envelope_id_ok(envelope_id)) {
 	snprintf(err, errlen, "RECORD: bad envelope id");
-	return (-1);
+	return (-2);
     }
     if (cm_notary_get_str(m, CM_NF_EVENT, event, sizeof(event)) < 0
 	|| !cm_evidence_event_ok(event)) {
 	snprintf(err, errlen, "RECORD: unknown event");
-	return (-1);
+	return (-2);
     }
     for (n = 0; n < CM_EVIDENCE_DETAILS_MAX; n++) {
 	const CM_NOTARY_FIELD *f = cm_notary_get(m, CM_NF_DETAIL, n);
@@ -194,7 +212,7 @@ static int req_record(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *
 	    break;
 	if (f->len >= sizeof(kvbuf[n])) {
 	    snprintf(err, errlen, "RECORD: detail too long");
-	    return (-1);
+	    return (-2);
 	}
 	memcpy(kvbuf[n], f->data, f->len);
 	kvbuf[n][f->len] = 0;
@@ -202,7 +220,7 @@ static int req_record(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *
     }
     if ((details = cm_evidence_details_canon(kv, n, why, sizeof(why))) == 0) {
 	snprintf(err, errlen, "RECORD: %s", why);
-	return (-1);
+	return (-2);
     }
     if (cm_evidence_append(notary.evidence, envelope_id, event, details, &row,
 			   why, sizeof(why)) < 0) {
@@ -230,6 +248,7 @@ int     notary_serve_one(NOTARY_CONN *c)
     char    why[256];
     int     (*fn) (NOTARY_CONN *, CM_NOTARY_MSG *, CM_NOTARY_OUT *, char *, size_t);
     int     n;
+    int     rc;
     int     keep = 1;
 
     n = cm_notary_recv(c->fd, &m, CM_NOTARY_IO_TIMEOUT, CM_NOTARY_IO_TIMEOUT, err, sizeof(err));
@@ -238,9 +257,10 @@ int     notary_serve_one(NOTARY_CONN *c)
 	return (0);
     }
     if (n < 0 || cm_notary_decode(&m, err, sizeof(err)) < 0) {
+	req_printable(err);
 	msg_warn("pid=%ld uid=%lu: refused frame%s: %s; closing", (long) c->pid,
 		 (unsigned long) c->uid, m.have_header ? "" : " (no header)", err);
-	req_send_error(c, m.have_header ? m.id : 0, err);
+	req_send_error(c, m.have_header ? m.id : 0, CM_NOTARY_PERMANENT, err);
 	cm_notary_msg_free(&m);
 	return (0);
     }
@@ -263,16 +283,19 @@ int     notary_serve_one(NOTARY_CONN *c)
 	snprintf(err, sizeof(err), "unexpected message type %s from a client",
 		 cm_notary_type_name(m.type));
 	msg_warn("pid=%ld uid=%lu: %s; closing", (long) c->pid, (unsigned long) c->uid, err);
-	req_send_error(c, m.id, err);
+	req_send_error(c, m.id, CM_NOTARY_PERMANENT, err);
 	cm_notary_msg_free(&m);
 	return (0);
     }
     cm_notary_out_init(&o, m.type | CM_NOTARY_REPLY, m.id);
     err[0] = 0;
-    if (fn(c, &m, &o, err, sizeof(err)) < 0) {
-	msg_warn("pid=%ld uid=%lu: %s id=%u failed: %s", (long) c->pid, (unsigned long) c->uid,
-		 cm_notary_type_name(m.type), (unsigned) m.id, err);
-	if (req_send_error(c, m.id, err) < 0)
+    if ((rc = fn(c, &m, &o, err, sizeof(err))) < 0) {
+	req_printable(err);
+	msg_warn("pid=%ld uid=%lu: %s id=%u failed (%s): %s", (long) c->pid,
+		 (unsigned long) c->uid, cm_notary_type_name(m.type), (unsigned) m.id,
+		 rc == -2 ? "refused" : "temporary", err);
+	if (req_send_error(c, m.id, rc == -2 ? CM_NOTARY_PERMANENT : CM_NOTARY_TEMPORARY,
+			   err) < 0)
 	    keep = 0;
     } else if (cm_notary_out_send(c->fd, &o, CM_NOTARY_IO_TIMEOUT, why, sizeof(why)) < 0) {
 	msg_warn("pid=%ld uid=%lu: %s id=%u: reply: %s", (long) c->pid, (unsigned long) c->uid,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hostile_xml.sh - notices built by cm_notice pass the independent xmllint; hostile XML
-# (external entities, billion laughs, DTD, deep nesting, too many nodes, 50 MB) is refused
+# (external entities, billion laughs, DTD, deep nesting, too many nodes or attributes, 50 MB) is refused
 # by `cmail verify` and by the parser itself within 5 seconds, with a one-line reason,
 # exit status 1, and never a byte of /etc/passwd.
 . "$top_srcdir/test/shell/lib.sh"
@@ -33,6 +33,68 @@ else
   sed 's#</DigitalPostmark>#<Extra/></DigitalPostmark>#' "$T/DepositNotice.xml" > "$T/extra.xml"
   check_fails "xmllint refuses an unknown element" xmllint --noout --nonet --schema "$XSD" "$T/extra.xml"
   check_output "our parser refuses it too" "^INVALID: .*unexpected element Extra" "$TOOL" check "$T/extra.xml"
+fi
+
+# --- cm_notice_promote() keeps an xmlsec1 signature valid (independent signer and verifier) ---
+if ! command -v xmlsec1 >/dev/null 2>&1 || ! command -v xmllint >/dev/null 2>&1; then
+  skip "xmlsec1 or xmllint not installed"
+else
+  for who in server sender; do
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/$who.key" -out "$T/$who.pem" \
+      -subj "/CN=$who" -days 1 2>/dev/null
+  done
+  # tmpl N [intersect]: a PROFILE.md section 6 signature template, on one line
+  tmpl() {
+    printf '%s' "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Id=\"cmail-sig-$1\"><ds:SignedInfo>"
+    printf '%s' "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
+    printf '%s' "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>"
+    printf '%s' "<ds:Reference URI=\"\"><ds:Transforms>${2:-}"
+    printf '%s' "<ds:Transform Algorithm=\"http://www.w3.org/2002/06/xmldsig-filter2\"><dsig2:XPath xmlns:dsig2=\"http://www.w3.org/2002/06/xmldsig-filter2\" Filter=\"subtract\">//ds:Signature[number(substring-after(@Id,'cmail-sig-')) &gt;= $1]</dsig2:XPath></ds:Transform>"
+    printf '%s' "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>"
+    printf '%s' "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/></ds:Reference>"
+    printf '%s' "</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"
+  }
+  POSTMARK_ONLY="<ds:Transform Algorithm=\"http://www.w3.org/2002/06/xmldsig-filter2\"><dsig2:XPath xmlns:dsig2=\"http://www.w3.org/2002/06/xmldsig-filter2\" xmlns:c=\"$NS\" Filter=\"intersect\">/*/c:DigitalPostmark</dsig2:XPath></ds:Transform>"
+  # before MARK TEXT FILE: insert TEXT before the first MARK (no regex, no & expansion)
+  before() { awk -v m="$1" -v s="$2" '!done && (i = index($0, m)) { $0 = substr($0, 1, i - 1) s substr($0, i); done = 1 } { print }' "$3"; }
+  vfy() { xmlsec1 --verify --trusted-pem "$T/$2.pem" --node-xpath "//*[@Id='cmail-sig-$1']" "$3"; }
+  t1=$(tmpl 1 "$POSTMARK_ONLY") t2=$(tmpl 2)
+  "$TOOL" build DepositNotice "$T/d0.xml"
+  before "</DigitalPostmark>" "$t1" "$T/d0.xml" > "$T/d1.xml"
+  xmlsec1 --sign --privkey-pem "$T/server.key,$T/server.pem" --output "$T/d2.xml" "$T/d1.xml" 2>"$T/.err" \
+    || { sed 's/^/# /' "$T/.err"; }
+  check "promote an xmlsec1-signed DepositNotice" "$TOOL" promote "$T/d2.xml" "$T/d3.xml"
+  check "xmlsec1 --verify: the server signature survives the promotion" vfy 1 server "$T/d3.xml"
+  check "xmllint --schema validates the promoted signed notice" \
+    xmllint --noout --nonet --schema "$XSD" "$T/d3.xml"
+  before "</EnvelopeInformation>" "$t2" "$T/d3.xml" > "$T/d4.xml"
+  xmlsec1 --sign --privkey-pem "$T/sender.key,$T/sender.pem" --node-xpath "//*[@Id='cmail-sig-2']" \
+    --output "$T/d5.xml" "$T/d4.xml" 2>"$T/.err" || sed 's/^/# /' "$T/.err"
+  check "xmlsec1 --verify: signature 1 after signature 2" vfy 1 server "$T/d5.xml"
+  check "xmlsec1 --verify: signature 2 (sender)" vfy 2 sender "$T/d5.xml"
+  check "xmllint --schema validates the SignedDepositNotice with both signatures" \
+    xmllint --noout --nonet --schema "$XSD" "$T/d5.xml"
+  check_output "our strict parser reads it" "^VALID SignedDepositNotice\$" "$TOOL" check "$T/d5.xml"
+  sed 's#</ds:Signature></DigitalPostmark>#</ds:Signature></DigitalPostmark>\n#' "$T/d2.xml" > "$T/ws.xml"
+  "$TOOL" promote "$T/ws.xml" "$T/ws2.xml"
+  check "whitespace outside the postmark leaves signature 1 intact" vfy 1 server "$T/ws2.xml"
+  # the profile schema admits exactly PROFILE's signature shape (checked by xmllint)
+  for edit in 's#</ds:KeyInfo></ds:Signature></EnvelopeInformation>#</ds:KeyInfo><ds:Object/></ds:Signature></EnvelopeInformation>#' \
+              's#xmldsig-more\#rsa-sha256#xmldsig\#rsa-sha1#' \
+              's#<ds:X509Data>#<ds:RetrievalMethod URI="http://127.0.0.1:9/k"/><ds:X509Data>#' \
+              's#Id="cmail-sig-2"#Id="cmail-sig-1"#' \
+              's#<ds:Reference URI="">#<ds:Reference URI="\#x">#' \
+              's#Filter="subtract"#Filter="union"#'; do
+    sed "$edit" "$T/d5.xml" > "$T/shape.xml"
+    if cmp -s "$T/shape.xml" "$T/d5.xml"; then not_ok "edit did not apply: $edit"; continue; fi
+    check_fails "xmllint refuses a signature edited by: $edit" \
+      xmllint --noout --nonet --schema "$XSD" "$T/shape.xml"
+  done
+  sed 's#">\([A-Za-z0-9+/]*=\)</MimeMessageHash>#">AAAA\1</MimeMessageHash>#' "$T/d5.xml" > "$T/bad.xml"
+  if cmp -s "$T/bad.xml" "$T/d5.xml"; then not_ok "tampering edit did not apply"; else
+    check_fails "xmlsec1 --verify: a changed MimeMessageHash breaks signature 1" vfy 1 server "$T/bad.xml"
+    check_fails "xmlsec1 --verify: and signature 2" vfy 2 sender "$T/bad.xml"
+  fi
 fi
 
 # --- hostile files --------------------------------------------------------------------------
@@ -74,6 +136,8 @@ EOF
 { printf '<DepositNotice xmlns="%s"><DigitalPostmark EnvelopeId="x" DeliveryType="CertifiedMail">' "$NS"
   yes '<MimeMessageHash/>' | head -n 30000 | tr -d '\n'
   printf '</DigitalPostmark></DepositNotice>\n'; } > "$T/wide.xml"
+# one start tag with 300,000 attributes (under 4 MB): quadratic in libxml2 2.9 without our pre-scan
+{ printf '<DepositNotice xmlns="%s"' "$NS"; seq -f ' a%g=""' 300000 | tr -d '\n'; printf '/>\n'; } > "$T/attrs.xml"
 { printf '<?xml version="1.0"?>\n<DepositNotice xmlns="%s"><DigitalPostmark EnvelopeId="x" DeliveryType="CertifiedMail"><MimeMessageHash AlgorithmOID="2.16.840.1.101.3.4.2.1">' "$NS"
   yes AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA | head -c 52428800
   printf '</MimeMessageHash></DigitalPostmark></DepositNotice>\n'; } > "$T/big.xml"
@@ -109,6 +173,7 @@ hostile() { # CMD...: run the whole hostile set through CMD
   refused "$what" dtd.xml 'DOCTYPE not allowed' "$@"
   refused "$what" deep.xml 'nesting deeper than 32' "$@"
   refused "$what" wide.xml 'more than 20000 elements and attributes' "$@"
+  refused "$what" attrs.xml 'more than 64 attributes on one element' "$@"
   refused "$what" big.xml 'larger than [0-9]+ bytes' "$@"
 }
 

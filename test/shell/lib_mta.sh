@@ -51,14 +51,23 @@
 # Functions (each documented where it is defined):
 #     mta_users USER[:PASS]...          create mailbox users
 #     dovecot_start / postfix_start     start the instances
+#     postfix_reload                    after a main.cf/master.cf change
 #     mta_stop                          stop both, kill leftovers, free the ports
 #     smtp_send FROM TO[,TO...] FILE [HOST:PORT]
 #     wait_for_mail USER [COUNT] [TIMEOUT]
 #     imap_fetch USER PASS N            imap_raw USER PASS CMD...
 #     pop3_list USER PASS               pop3_retr USER PASS N    pop3_raw USER PASS CMD...
+#     mta_wait_log FILE PATTERN [TIMEOUT]      postfix_wait_queue_empty [TIMEOUT]
 #     mta_free_port VAR                 mta_wait_port PORT [TIMEOUT]
-#     mta_port_free PORT                mta_instance_pids    mta_log_tail
+#     mta_port_free PORT                mta_listeners PORT
+#     mta_instance_pids                 mta_reap_orphans     mta_log_tail [LINES]
 #     mta_pass USER                     mta_maildir USER     mta_count_mail USER
+#
+# Daemons (milters, cmtpd, the notary) that later tests put under $T must be
+# reachable by the postfix and dovecot users: $T is mode 0711 after mta_init, so a
+# directory below it holding a socket needs mode 0755 (or at least o+x).
+# Timings of the last start are left in MTA_DOVECOT_START_TIME and
+# MTA_POSTFIX_START_TIME (seconds).
 
 : "${MTA_DOMAIN:=example.org}"
 : "${MTA_HOSTNAME:=mail.$MTA_DOMAIN}"
@@ -215,7 +224,8 @@ mta_reap_orphans() {
     for d in "$mta_port_dir"/[0-9]*; do
         [ -f "$d/pid" ] || continue
         owner=$(cat "$d/pid" 2>/dev/null)
-        [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+        # An empty pid file is a reservation being made right now: leave it.
+        [ -z "$owner" ] || kill -0 "$owner" 2>/dev/null && continue
         t=$(cat "$d/dir" 2>/dev/null)
         case $t in
             */cmail-test.*) ;;
@@ -340,8 +350,7 @@ mta_users() {
         chmod -R go-rwx "$m"
     done
     if [ -n "$mta_postfix_running" ]; then
-        postfix -c "$POSTFIX_CONF" reload >>"$T/postfix/start.out" 2>&1
-        sleep 0.5
+        postfix_reload || return 1
     fi
 }
 
@@ -457,7 +466,7 @@ EOF
     [ -n "$DOVECOT_EXTRA_CONF" ] && printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$DOVECOT_CONF"
     chmod 0644 "$DOVECOT_CONF"
     mta_dovecot_running=1
-    if ! dovecot -c "$DOVECOT_CONF" >"$d/start.out" 2>&1; then
+    if ! timeout "$MTA_TIMEOUT" dovecot -c "$DOVECOT_CONF" >"$d/start.out" 2>&1; then
         mta_diag "dovecot_start: dovecot -c $DOVECOT_CONF failed"
         mta_log_tail
         return 1
@@ -556,7 +565,7 @@ EOF
     [ -n "$POSTFIX_EXTRA_MASTER" ] && printf '%s\n' "$POSTFIX_EXTRA_MASTER" >>"$POSTFIX_CONF/master.cf"
     chmod 0644 "$POSTFIX_CONF/main.cf" "$POSTFIX_CONF/master.cf"
     mta_postfix_running=1
-    if ! postfix -c "$POSTFIX_CONF" start >"$p/start.out" 2>&1; then
+    if ! timeout "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" start >"$p/start.out" 2>&1; then
         mta_diag "postfix_start: postfix -c $POSTFIX_CONF start failed"
         mta_log_tail
         return 1
@@ -569,13 +578,29 @@ EOF
     MTA_POSTFIX_START_TIME=$(mta_elapsed "$t0")
 }
 
+# postfix_reload: reload the running private Postfix after a change of main.cf,
+# master.cf (e.g. with postconf -c "$POSTFIX_CONF" -e / -M) or a map, and wait
+# until the master has logged the reload
+postfix_reload() {
+    local n
+    n=$(grep -c ' reload -- ' "$POSTFIX_LOG" 2>/dev/null)
+    if ! timeout "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" reload >>"$T/postfix/start.out" 2>&1; then
+        mta_diag "postfix_reload: postfix -c $POSTFIX_CONF reload failed"
+        mta_log_tail
+        return 1
+    fi
+    mta_wait_log_count "$POSTFIX_LOG" ' reload -- ' $(( ${n:-0} + 1 )) || return 1
+    # Idle processes of the old generation leave the listening sockets to new ones.
+    sleep 0.2
+}
+
 # mta_stop: stop Postfix and Dovecot, wait (bounded) for every process of this
 # test's instances to exit, kill leftovers (of this instance only) and release the
 # reserved ports. Safe to call twice; registered to run at exit.
 mta_stop() {
     local i pids pid
     if [ -n "$mta_postfix_running" ]; then
-        postfix -c "$POSTFIX_CONF" stop >>"$T/postfix/start.out" 2>&1
+        timeout "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" stop >>"$T/postfix/start.out" 2>&1
         mta_postfix_running=
     fi
     if [ -n "$mta_dovecot_running" ]; then
@@ -584,7 +609,7 @@ mta_stop() {
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid"
         else
-            doveadm -c "$DOVECOT_CONF" stop >>"$T/dovecot/start.out" 2>&1
+            timeout "$MTA_TIMEOUT" doveadm -c "$DOVECOT_CONF" stop >>"$T/dovecot/start.out" 2>&1
         fi
         mta_dovecot_running=
     fi
@@ -643,7 +668,7 @@ mta_smtp_cmd() {
 # the message was accepted. The whole dialogue is appended to $T/smtp.transcript.
 smtp_send() {
     local from=$1 rcpts=$2 file=$3 server=${4:-127.0.0.1:${POSTFIX_SMTP_PORT:-25}}
-    local host port fd r rl ok=1
+    local host port fd r rl pipetrap ok=1
     host=${server%:*} port=${server##*:}
     [ -r "$file" ] || { echo "smtp_send: cannot read $file"; return 1; }
     echo "== smtp_send $from -> $rcpts via $server" >>"$T/smtp.transcript"
@@ -651,6 +676,9 @@ smtp_send() {
         echo "smtp_send: cannot connect to $server"
         return 1
     fi
+    # A server closing early must not kill the test with SIGPIPE on a write.
+    pipetrap=$(trap -p PIPE)
+    trap '' PIPE
     if mta_smtp_reply "$fd" && [ "$mta_reply_code" = 220 ] &&
         mta_smtp_cmd "$fd" 2 "EHLO client.$MTA_DOMAIN" &&
         mta_smtp_cmd "$fd" 2 "MAIL FROM:<$from>"; then
@@ -660,11 +688,14 @@ smtp_send() {
             mta_smtp_cmd "$fd" 2 "RCPT TO:<$r>" || { ok=1; break; }
         done
         if [ "$ok" -eq 0 ] && mta_smtp_cmd "$fd" 354 DATA; then
+            # CRLF lines, dot-stuffed, a last line without LF completed; the external
+            # sed under timeout bounds the write if the server stops reading.
             {
-                sed -e 's/\r$//' -e 's/^\./../' -e 's/$/\r/' "$file"
-                [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ] && printf '\r\n'
-                printf '.\r\n'
-            } >&"$fd" 2>/dev/null
+                cat "$file"
+                [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ] && echo
+            } | timeout "$MTA_TIMEOUT" sed -e 's/\r$//' -e 's/^\./../' -e 's/$/\r/' \
+                >&"$fd" 2>/dev/null
+            printf '.\r\n' >&"$fd" 2>/dev/null
             echo "C: (message $file)" >>"$T/smtp.transcript"
             mta_smtp_reply "$fd" && [ "$mta_reply_code" = 250 ] || ok=1
         else
@@ -674,6 +705,7 @@ smtp_send() {
     echo "$mta_reply"
     printf 'QUIT\r\n' >&"$fd" 2>/dev/null && mta_smtp_reply "$fd" >/dev/null 2>&1
     exec {fd}>&-
+    eval "${pipetrap:-trap - PIPE}"
     return "$ok"
 }
 
@@ -705,6 +737,20 @@ mta_wait_log() {
         i=$((i + 1))
         if [ "$i" -gt "$limit" ]; then
             mta_diag "mta_wait_log: no line matching /$pat/ in $file"
+            mta_log_tail
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# mta_wait_log_count FILE PATTERN N [TIMEOUT]: wait until N lines of FILE match
+mta_wait_log_count() {
+    local file=$1 pat=$2 want=$3 limit=$(( ${4:-$MTA_TIMEOUT} * 10 )) i=0
+    until [ "$(grep -Ec -- "$pat" "$file" 2>/dev/null)" -ge "$want" ]; do
+        i=$((i + 1))
+        if [ "$i" -gt "$limit" ]; then
+            mta_diag "mta_wait_log_count: fewer than $want lines matching /$pat/ in $file"
             mta_log_tail
             return 1
         fi

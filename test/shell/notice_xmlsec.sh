@@ -158,6 +158,46 @@ check "xmlsec1 --sign signs a receipt notice template" \
   xmlsec1 --sign --privkey-pem "$SK,$SC" --node-xpath "//*[@Id='cmail-sig-1']" --output "$T/x-receipt.xml" "$T/xr0.xml"
 accepted "receipt notice signed by the xmlsec1 command is accepted" "$T/x-receipt.xml"
 
+# a chain in X509Data (signer first, then the CA), by our code and by the xmlsec1 command
+nt sign "$D/d0.xml" "$T/chain.xml" --key "$SK" --cert "$SC" --chain "$CA" --place postmark
+[ "$(grep -o '<ds:X509Certificate>' "$T/chain.xml" | wc -l)" -eq 2 ] && ok "chain: two certificates in X509Data" \
+  || not_ok "chain: X509Data does not hold two certificates"
+check "chain: xmlsec1 accepts a signature carrying the chain" xsec "$T/chain.xml" 1
+accepted "chain: cmail verify accepts a signature carrying the chain" "$T/chain.xml"
+TPL=$(tmpl 1 'intersect:/*/c:DigitalPostmark') perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$D/d0.xml" >"$T/xc0.xml"
+xmlsec1 --sign --privkey-pem "$SK,$SC,$CA" --output "$T/x-chain.xml" "$T/xc0.xml" >/dev/null 2>&1
+accepted "chain: a signature made by xmlsec1 with key,cert,ca is accepted" "$T/x-chain.xml"
+
+# shapes xmlsec1 accepts but the profile does not
+TPL=$(tmpl 1) perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$D/d0.xml" >"$T/s0.xml"
+xmlsec1 --sign --privkey-pem "$SK,$SC" --output "$T/s-nointersect.xml" "$T/s0.xml" >/dev/null 2>&1
+check "no intersect: xmlsec1 accepts signature 1 of a DepositNotice covering the root name" xsec "$T/s-nointersect.xml" 1
+rejected "no intersect: cmail verify refuses signature 1 of a DepositNotice without the intersect" "$T/s-nointersect.xml" "transforms"
+TPL=$(tmpl 1 'intersect:/*/c:DigitalPostmark' | sed 's#rsa-sha256#rsa-sha512#') \
+  perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$D/d0.xml" >"$T/s512.xml"
+xmlsec1 --sign --privkey-pem "$SK,$SC" --output "$T/s-sha512.xml" "$T/s512.xml" >/dev/null 2>&1
+grep -q 'xmldsig-more#rsa-sha512' "$T/s-sha512.xml" && ok "rsa-sha512: xmlsec1 signed with RSA-SHA512" || not_ok "rsa-sha512: template edit failed"
+check "rsa-sha512: xmlsec1 accepts it" xsec "$T/s-sha512.xml" 1
+rejected "rsa-sha512: cmail verify refuses a signature algorithm other than RSA-SHA256" "$T/s-sha512.xml"
+
+# the largest notice the limits allow: 1000 entities (CM_ENTITIES_MAX), about 2 MB
+many=(--from alice@example.org --cert "$AC")
+for i in $(seq 999); do many+=(--to "u$i@example.org" --cert "$BC"); done
+nt promote "$D/deposit.xml" "$T/big1.xml" "${many[@]}" &&
+  timeout 20 "$NT" sign "$T/big1.xml" "$T/big.xml" --key "$AK" --cert "$AC" --place info >/dev/null 2>&1
+[ "$(grep -o '<Entity ' "$T/big.xml" 2>/dev/null | wc -l)" -eq 1000 ] && ok "a SignedDepositNotice with 1000 entities is signed" \
+  || not_ok "1000-entity notice not signed"
+rc=0; timeout 20 "$CMAIL" verify "$T/big.xml" --ca "$CA" --crl "$CRL" >"$T/.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] && ok "cmail verify accepts the 1000-entity notice within 20 s" || { not_ok "1000 entities: rc $rc"; tail -n 3 "$T/.out" | sed 's/^/# /'; }
+check "xmlsec1 verifies signature 2 of the 1000-entity notice" xsec "$T/big.xml" 2
+
+# a foreign element signed along with the postmark: the signature holds, the schema does not
+perl -0777 -pe 's{</MimeMessageHash>}{</MimeMessageHash><x:Note xmlns:x="urn:x-attacker">pay 1000</x:Note>}' "$D/d0.xml" >"$T/f0.xml"
+TPL=$(tmpl 1 'intersect:/*/c:DigitalPostmark') perl -0777 -pe 's{</DigitalPostmark>}{$ENV{TPL}</DigitalPostmark>}' "$T/f0.xml" >"$T/f1.xml"
+xmlsec1 --sign --privkey-pem "$SK,$SC" --output "$T/t-foreign.xml" "$T/f1.xml" >/dev/null 2>&1
+check "foreign element: xmlsec1 accepts the signature over it" xsec "$T/t-foreign.xml" 1
+rejected "foreign element: cmail verify refuses it (schema)" "$T/t-foreign.xml" "schema"
+
 # --- tampering --------------------------------------------------------------------------------------
 SD=$D/signed-deposit.xml
 perl -0777 -pe 's{(<MimeMessageHash[^>]*>)[^<]*}{${1}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}' "$SD" >"$T/t-hash.xml"

@@ -20,9 +20,9 @@
  *
  *	encrypt and decrypt stream through the file interface and print
  *	"plain <base64 SHA-256>", "cipher <base64 SHA-256>" and
- *	"maxrss_kb <peak resident set size>". decrypt writes to OUT.tmp
- *	and renames it to OUT only after the tag (or padding) checked
- *	out, removing it otherwise, as cm_envelope(3) asks callers to.
+ *	"maxrss_kb <peak resident set size>". Output goes to a temporary
+ *	file (cm_envelope_tmp_open) renamed to OUT only after the tag (or
+ *	padding) checked out, removed otherwise, as cm_envelope(3) asks.
  *
  *	mime-write writes an ENVELOPE MIME message (cm_envelope_mime) and
  *	also prints "mime <base64 SHA-256>"; mime-decrypt (same temporary
@@ -124,6 +124,7 @@ static int do_crypt(int encrypt, const char *keyfile, const char *alg_name,
     CM_ENVELOPE_ALG alg = CM_ENVELOPE_AES256_GCM;
     CM_ENVELOPE_DIGESTS d;
     char    err[256];
+    char    err2[256];
     char    tmp[4096];
     FILE   *in, *out;
     int     ret;
@@ -131,26 +132,18 @@ static int do_crypt(int encrypt, const char *keyfile, const char *alg_name,
     read_key(keyfile, key);
     if (alg_name && cm_envelope_alg_from_name(alg_name, &alg) < 0)
 	die(alg_name, "unknown algorithm");
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", out_path) >= (int) sizeof(tmp))
-	die(out_path, "name too long");
     if ((in = fopen(in_path, "rb")) == 0)
 	die(in_path, "cannot open");
-    if ((out = fopen(encrypt ? out_path : tmp, "wb")) == 0)
-	die(out_path, "cannot create");
+    if ((out = cm_envelope_tmp_open(out_path, tmp, sizeof(tmp), err, sizeof(err))) == 0)
+	die(out_path, err);
     ret = (encrypt ? cm_envelope_encrypt_file(in, out, key, &d, err, sizeof(err))
 	   : cm_envelope_decrypt_file(in, out, key, alg, &d, err, sizeof(err)));
     OPENSSL_cleanse(key, sizeof(key));
     fclose(in);
-    if (fclose(out) != 0 && ret == 0) {
-	ret = -1;
-	snprintf(err, sizeof(err), "write error");
-    }
-    if (ret < 0) {
-	remove(encrypt ? out_path : tmp);
+    if (cm_envelope_tmp_commit(out, tmp, out_path, ret == 0, err2, sizeof(err2)) < 0)
+	die(out_path, err2);
+    if (ret < 0)
 	die(encrypt ? "encrypt" : "decrypt", err);
-    }
-    if (!encrypt && rename(tmp, out_path) != 0)
-	die(out_path, "cannot rename");
     report(&d);
     return (0);
 }
@@ -185,23 +178,26 @@ static int do_mime(int argc, char **argv)
 	return (0);
     }
     if (strcmp(argv[1], "mime-decrypt") == 0 && argc == 6) {
+	char    err2[256];
+
 	read_key(argv[2], key);
 	if (cm_envelope_alg_from_name(argv[3], &alg) < 0)
 	    die(argv[3], "unknown algorithm");
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", argv[5]) >= (int) sizeof(tmp))
-	    die(argv[5], "name too long");
-	if ((in = fopen(argv[4], "rb")) == 0 || (out = fopen(tmp, "wb")) == 0)
-	    die(argv[4], "cannot open input or output");
+	if ((in = fopen(argv[4], "rb")) == 0)
+	    die(argv[4], "cannot open");
+	if ((out = cm_envelope_tmp_open(argv[5], tmp, sizeof(tmp), err, sizeof(err))) == 0)
+	    die(argv[5], err);
 	ret = cm_envelope_mime_decrypt(in, out, key, alg, &clear, &d, err, sizeof(err));
 	OPENSSL_cleanse(key, sizeof(key));
 	fclose(in);
-	if (fclose(out) != 0 || ret < 0) {
-	    remove(tmp);
+	if (cm_envelope_tmp_commit(out, tmp, argv[5], ret == 0, err2, sizeof(err2)) < 0) {
 	    cm_headers_free(&clear);
-	    die("mime-decrypt", ret < 0 ? err : "write error");
+	    die(argv[5], err2);
 	}
-	if (rename(tmp, argv[5]) != 0)
-	    die(argv[5], "cannot rename");
+	if (ret < 0) {
+	    cm_headers_free(&clear);
+	    die("mime-decrypt", err);
+	}
 	report(&d);
 	printf("subject %s\n", cm_headers_get(&clear, "Subject") ?
 	       cm_headers_get(&clear, "Subject") : "");

@@ -42,7 +42,7 @@
 #include "cm_notice.h"
 #include "cm_dsig.h"
 
-#define ENT_MAX		16
+#define ENT_MAX		CM_ENTITIES_MAX
 #define RANDOM_NUMBER	"318008912735610957249108831257723401652"
 
 typedef struct {

@@ -107,6 +107,7 @@ static void test_answer(void **state)
 {
     static const char *numbers[] = {
 	"1", "0012", "340282366920938463463374607431768211456",
+	"30987497498789739837",		/* the Recommendation's example */
 	"1234567890123456789012345678901234567890123456789",
     };
     char    want[64];

@@ -323,6 +323,8 @@ static void test_deposit(void **state)
 {
     xmlDocPtr doc = postmark_doc("DepositNotice");
     CM_DSIG_REPORT rep;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen;
 
     (void) state;
     sign(doc, CM_DSIG_POSTMARK, &server, 1);
@@ -336,6 +338,8 @@ static void test_deposit(void **state)
     assert_string_equal(rep.sigs[0].address, "postmaster@example.org");
     assert_non_null(strstr(rep.sigs[0].subject, "mail.example.org"));
     assert_true(rep.sigs[0].crypto_ok && rep.sigs[0].cert_ok);
+    assert_int_equal(X509_digest(server.cert, EVP_sha256(), md, &mdlen), 1);
+    assert_memory_equal(rep.sigs[0].cert_sha256, md, 32);
     xmlFreeDoc(doc);
 }
 
@@ -624,6 +628,83 @@ static void test_unsigned_and_foreign(void **state)
     xmlFreeDoc(doc);
 }
 
+/* shape_fails - an edit of signature 1 that the shape check must refuse */
+static void shape_fails(const char *from, const char *to)
+{
+    xmlDocPtr doc = signed_deposit();
+    CM_DSIG_REPORT rep;
+
+    doc = edit(doc, from, to);
+    verify(doc, &rep, 0);
+    assert_int_equal(rep.sigs[0].n, 1);
+    assert_false(rep.sigs[0].shape_ok);
+    assert_false(rep.sigs[0].crypto_ok);
+    xmlFreeDoc(doc);
+}
+
+/* test_shape_details - anything beyond the profile's shape is refused */
+static void test_shape_details(void **state)
+{
+    (void) state;
+    /* an Object after KeyInfo */
+    shape_fails("</ds:KeyInfo></ds:Signature></DigitalPostmark>",
+		"</ds:KeyInfo><ds:Object>x</ds:Object></ds:Signature></DigitalPostmark>");
+    /* a KeyName beside X509Data */
+    shape_fails("<ds:KeyInfo><ds:X509Data>", "<ds:KeyInfo><ds:KeyName>k</ds:KeyName><ds:X509Data>");
+    /* an InclusiveNamespaces prefix list on the C14N transform */
+    shape_fails("<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+		"<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"><ec:InclusiveNamespaces"
+		" xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" PrefixList=\"c\"/></ds:Transform>");
+    /* union instead of intersect */
+    shape_fails("Filter=\"intersect\"", "Filter=\"union\"");
+    /* a subtract that spares the later signatures */
+    shape_fails(") &gt;= 1]", ") &gt;= 2]");
+    /* a comment inside SignedInfo (dropped by C14N, but not our shape) */
+    shape_fails("<ds:SignedInfo>", "<ds:SignedInfo><!-- x -->");
+    /* an Id on the Reference */
+    shape_fails("<ds:Reference URI=\"\">", "<ds:Reference URI=\"\" Id=\"r\">");
+}
+
+/* test_foreign_place - a signature inside an Entity */
+static void test_foreign_place(void **state)
+{
+    xmlDocPtr doc = signed_deposit();
+    xmlNodePtr sig2 = xmlGetLastChild(cm_dsig_place_node(doc, CM_DSIG_INFO));
+    xmlNodePtr ents = xmlFirstElementChild(cm_dsig_place_node(doc, CM_DSIG_INFO))->next;
+    CM_DSIG_REPORT rep;
+
+    (void) state;
+    xmlUnlinkNode(sig2);
+    xmlAddChild(xmlFirstElementChild(ents), sig2);
+    verify(doc, &rep, 0);
+    assert_false(rep.schema_ok);
+    assert_non_null(strstr(rep.sigs[1].reason, "not in DigitalPostmark"));
+    xmlFreeDoc(doc);
+}
+
+/* test_chain - X509Data with the CA after the signer */
+static void test_chain(void **state)
+{
+    xmlDocPtr doc = postmark_doc("TransitNotice");
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    char    path[512];
+    char    err[256];
+    X509   *ca;
+    CM_DSIG_REPORT rep;
+
+    (void) state;
+    snprintf(path, sizeof(path), "%s/pki/ca.pem", dir);
+    assert_non_null(ca = cm_pem_read_cert(path, err, sizeof(err)));
+    sk_X509_push(chain, ca);
+    assert_int_equal(cm_dsig_sign(doc, CM_DSIG_POSTMARK, server.key, server.cert, chain, err,
+				  sizeof(err)), 1);
+    verify(doc, &rep, 1);
+    assert_true(rep.sigs[0].cert_ok);
+    sk_X509_pop_free(chain, X509_free);
+    xmlFreeDoc(doc);
+}
+
+/* main - one group: the PKI is made once */
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +724,9 @@ int     main(void)
 	cmocka_unit_test(test_receipt_wrong_signer),
 	cmocka_unit_test(test_gap),
 	cmocka_unit_test(test_unsigned_and_foreign),
+	cmocka_unit_test(test_shape_details),
+	cmocka_unit_test(test_foreign_place),
+	cmocka_unit_test(test_chain),
     };
 
     return (cmocka_run_group_tests(tests, group_setup, group_teardown));

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -1086,6 +1087,164 @@ static void test_mime_refusals(void **state)
     fclose(out);
 }
 
+/* test_tmp_commit - temporary plaintext kept only on success */
+static void test_tmp_commit(void **state)
+{
+    char    dir[] = "/tmp/cm_envelope_test.XXXXXX";
+    char    path[128], tmp[160], err[256];
+    unsigned char pt[1000];
+    BUF     ct = {0};
+    FILE   *fp, *in;
+    struct stat st;
+    int     ret;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/plain", dir);
+    pattern(pt, sizeof(pt), 77);
+    encrypt_buf(key1, pt, sizeof(pt), 333, &ct);
+
+    /* Success: renamed into place, mode 0600. */
+    fp = cm_envelope_tmp_open(path, tmp, sizeof(tmp), err, sizeof(err));
+    assert_non_null(fp);
+    assert_int_equal(strncmp(tmp, path, strlen(path)), 0);
+    in = file_of(ct.data, ct.len);
+    ret = cm_envelope_decrypt_file(in, fp, key1, CM_ENVELOPE_AES256_GCM, 0, err, sizeof(err));
+    assert_int_equal(ret, 0);
+    assert_int_equal(cm_envelope_tmp_commit(fp, tmp, path, ret == 0, err, sizeof(err)), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, sizeof(pt));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(tmp, &st), -1);
+    fclose(in);
+    assert_int_equal(unlink(path), 0);
+
+    /* Failure: nothing left. */
+    ct.data[ct.len - 1] ^= 1;
+    fp = cm_envelope_tmp_open(path, tmp, sizeof(tmp), err, sizeof(err));
+    in = file_of(ct.data, ct.len);
+    ret = cm_envelope_decrypt_file(in, fp, key1, CM_ENVELOPE_AES256_GCM, 0, err, sizeof(err));
+    assert_int_equal(ret, -1);
+    assert_int_equal(cm_envelope_tmp_commit(fp, tmp, path, ret == 0, err, sizeof(err)), 0);
+    assert_int_equal(stat(path, &st), -1);
+    assert_int_equal(stat(tmp, &st), -1);
+    fclose(in);
+
+    /* No such directory. */
+    snprintf(path, sizeof(path), "%s/none/plain", dir);
+    assert_null(cm_envelope_tmp_open(path, tmp, sizeof(tmp), err, sizeof(err)));
+    assert_int_equal(rmdir(dir), 0);
+    free(ct.data);
+}
+
+/* test_random_chunks - decryption with irregular update sizes */
+static void test_random_chunks(void **state)
+{
+    size_t  len = 1000000 + 5;
+    unsigned char *pt = malloc(len);
+    unsigned char *obuf = malloc(70000 + CM_ENVELOPE_SLACK);
+    BUF     ct = {0};
+    BUF     back = {0};
+    uint32_t x = 12345;
+    size_t  off, n, olen;
+    char    err[256];
+    int     round;
+
+    pattern(pt, len, 4242);
+    encrypt_buf(key1, pt, len, 65536, &ct);
+    for (round = 0; round < 3; round++) {
+	CM_ENVELOPE *e = cm_envelope_decrypt_new(key1, CM_ENVELOPE_AES256_GCM, err, sizeof(err));
+
+	back.len = 0;
+	for (off = 0; off < ct.len; off += n) {
+	    x ^= x << 13;
+	    x ^= x >> 17;
+	    x ^= x << 5;
+	    n = (x % 5 == 0) ? x % 20 : x % 70000;	/* many tiny, some large */
+	    if (n > ct.len - off)
+		n = ct.len - off;
+	    assert_int_equal(cm_envelope_update(e, ct.data + off, n, obuf,
+						70000 + CM_ENVELOPE_SLACK, &olen), 0);
+	    buf_add(&back, obuf, olen);
+	}
+	assert_int_equal(cm_envelope_final(e, obuf, 70000 + CM_ENVELOPE_SLACK, &olen), 0);
+	buf_add(&back, obuf, olen);
+	assert_int_equal(back.len, len);
+	assert_memory_equal(back.data, pt, len);
+	cm_envelope_free(e);
+    }
+    free(pt);
+    free(obuf);
+    free(ct.data);
+    free(back.data);
+}
+
+/* test_mime_mutations - a damaged ENVELOPE never decrypts to wrong text */
+static void test_mime_mutations(void **state)
+{
+    static const unsigned char pt[] = "From: a@example.org\r\n\r\nsecret body\r\n";
+    CM_ENVELOPE_HEADERS hdr = mime_headers();
+    FILE   *in = file_of(pt, sizeof(pt) - 1);
+    FILE   *mime = tmpfile();
+    unsigned char *msg;
+    size_t  msg_len, i;
+    uint32_t x = 777;
+    char    err[256];
+    int     ok = 0, failed = 0;
+
+    assert_int_equal(cm_envelope_mime_write(mime, &hdr, in, key1, 0, err, sizeof(err)), 0);
+    msg = slurp(mime, &msg_len);
+    for (i = 0; i < 400; i++) {
+	char   *copy = malloc(msg_len + 1);
+	size_t  where;
+
+	memcpy(copy, msg, msg_len);
+	copy[msg_len] = 0;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	where = x % msg_len;
+	if (i % 2)
+	    copy[where] = (char) (x >> 8);	/* any byte, NUL included */
+	else
+	    copy[where] = 0;			/* truncation (string ends) */
+	{
+	    FILE   *fin = fmemopen(copy, i % 2 ? msg_len : strlen(copy), "r");
+	    FILE   *fout = tmpfile();
+	    int     ret;
+	    size_t  n;
+	    unsigned char *data;
+
+	    if (i % 2 == 0 && strlen(copy) == 0) {
+		fclose(fout);
+		free(copy);
+		continue;
+	    }
+	    assert_non_null(fin);
+	    ret = cm_envelope_mime_decrypt(fin, fout, key1, CM_ENVELOPE_AES256_GCM, 0, 0,
+					   err, sizeof(err));
+	    data = slurp(fout, &n);
+	    if (ret == 0) {
+		/* Success only with the genuine plaintext. */
+		assert_int_equal(n, sizeof(pt) - 1);
+		assert_memory_equal(data, pt, n);
+		ok++;
+	    } else {
+		failed++;
+	    }
+	    free(data);
+	    fclose(fin);
+	    fclose(fout);
+	}
+	free(copy);
+    }
+    /* Both outcomes occur: headers/preamble vs ciphertext damage. */
+    assert_true(ok > 0);
+    assert_true(failed > 0);
+    free(msg);
+    fclose(in);
+    fclose(mime);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1101,9 +1260,12 @@ int     main(void)
 	cmocka_unit_test(test_misuse),
 	cmocka_unit_test(test_files_and_digests),
 	cmocka_unit_test(test_file_read_error),
+	cmocka_unit_test(test_random_chunks),
+	cmocka_unit_test(test_tmp_commit),
 	cmocka_unit_test(test_mime_roundtrip),
 	cmocka_unit_test(test_mime_appendix_layout),
 	cmocka_unit_test(test_mime_refusals),
+	cmocka_unit_test(test_mime_mutations),
     };
 
     return (cmocka_run_group_tests(tests, 0, 0));

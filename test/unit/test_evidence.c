@@ -346,12 +346,12 @@ static void *appender(void *arg)
     return (0);
 }
 
-/* test_concurrent - two threads on one handle, two handles on one file */
+/* test_concurrent - five threads on one handle (group commit), a second handle */
 static void test_concurrent(void **state)
 {
     CM_EVIDENCE_CHECK res;
-    APPENDER a[3];
-    pthread_t t[3];
+    APPENDER a[6];
+    pthread_t t[6];
     char    err[256];
     void   *rv;
     int     i;
@@ -361,19 +361,19 @@ static void test_concurrent(void **state)
     a[2].ev = cm_evidence_open(db_path, CM_EVIDENCE_WRITE, err, sizeof(err));
     assert_non_null(a[0].ev);
     assert_non_null(a[2].ev);
-    a[1].ev = a[0].ev;
-    for (i = 0; i < 3; i++) {
+    a[1].ev = a[3].ev = a[4].ev = a[5].ev = a[0].ev;
+    for (i = 0; i < 6; i++) {
 	a[i].n = 20;
 	assert_int_equal(pthread_create(&t[i], 0, appender, &a[i]), 0);
     }
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 6; i++) {
 	assert_int_equal(pthread_join(t[i], &rv), 0);
 	assert_null(rv);
     }
     cm_evidence_close(a[0].ev);
     cm_evidence_close(a[2].ev);
     assert_int_equal(check_journal(&res), 0);
-    assert_int_equal(res.rows, 60);
+    assert_int_equal(res.rows, 120);
 }
 
 int     main(void)

@@ -126,7 +126,7 @@ static CM_NOTICE *model_of(CM_NOTICE_TYPE type)
     if (type != CM_NOTICE_RECEIPT && type != CM_NOTICE_SIGNED_RECEIPT)
 	return (signed_model(type));
     dep = signed_model(CM_NOTICE_SIGNED_DEPOSIT);
-    r = cm_notice_receipt_model(dep, "bob@EXAMPLE.org", err, sizeof(err));
+    r = cm_notice_receipt_model(dep, "Bob@EXAMPLE.org", err, sizeof(err));
     if (r == 0)
 	fail_msg("receipt model: %s", err);
     cm_notice_free(dep);
@@ -593,6 +593,8 @@ static void test_strict(void **state)
     reject_edit(dep, "EmailAddress=\"alice@example.org\"", "EmailAddress=\"alice\"",
 		"bad Entity EmailAddress");
     reject_edit(dep, "RandomNumber=\"" RANDOM1 "\"", "RandomNumber=\"12a\"", "bad RandomNumber");
+    reject_edit(dep, "EmailAddress=\"Bob@example.org\"", "EmailAddress=\"alice@EXAMPLE.org\"",
+		"duplicate Entity alice@EXAMPLE.org");
     reject_edit(dep, "KeySize=\"256\"", "KeySize=\"-1\"", "bad KeySize");
     reject_edit(dep, "KeySize=\"256\"", "KeySize=\"256\" Colour=\"red\"",
 		"unknown attribute Colour on CipherEnvelopeKey");
@@ -618,8 +620,8 @@ static void test_strict(void **state)
     free(dup);
 
     /* receipts: the Entity copy never carries the answer; the challenge repeats the number */
-    reject_edit(rcpt, "AlgorithmIdentifier=\"2.16.840.1.101.3.4.2.1\"/>",
-		"AlgorithmIdentifier=\"2.16.840.1.101.3.4.2.1\">AAAA</Response>",
+    reject_edit(rcpt, "Encoding=\"base64\"/></SecretQuestion><CipherEnvelopeKey",
+		"Encoding=\"base64\">AAAA</Response></SecretQuestion><CipherEnvelopeKey",
 		"receipt Entity Response must be empty");
     reject_edit(rcpt, "<EntityChallenge><SecretQuestion><Request RandomNumber=\"" RANDOM2 "\"/>",
 		"<EntityChallenge><SecretQuestion><Request RandomNumber=\"1\"/>",
@@ -630,35 +632,101 @@ static void test_strict(void **state)
     free(rcpt);
 }
 
+/* test_signatures - counted per place; duplicate Id invalid; at most CM_SIGNATURES_MAX */
+static void test_signatures(void **state)
+{
+    char   *rcpt = serial(CM_NOTICE_RECEIPT);
+    char   *sig2 = replace(FAKE_SIG, "cmail-sig-1", "cmail-sig-2");
+    char   *sig3 = replace(FAKE_SIG, "cmail-sig-1", "cmail-sig-3");
+    char   *a, *b, *many;
+    char    err[512];
+    xmlDocPtr doc;
+    CM_NOTICE *n;
+    size_t  i;
+
+    /* 1 and 3 in DigitalPostmark, 2 in EntityChallenge: valid, counted */
+    a = replace(rcpt, "</DigitalPostmark>", "SIG1SIG3</DigitalPostmark>");
+    b = replace(a, "SIG1", FAKE_SIG);
+    free(a);
+    a = replace(b, "SIG3", sig3);
+    free(b);
+    b = replace(a, "</EntityChallenge>", "SIG2</EntityChallenge>");
+    free(a);
+    a = replace(b, "SIG2", sig2);
+    free(b);
+    doc = validate_text(a, strlen(a));
+    n = cm_notice_parse(doc, err, sizeof(err));
+    if (n == 0)
+	fail_msg("three signatures refused: %s", err);
+    assert_int_equal(n->sigs_postmark, 2);
+    assert_int_equal(n->sigs_challenge, 1);
+    assert_int_equal(n->sigs_envinfo, 0);
+    cm_notice_free(n);
+    xmlFreeDoc(doc);
+    free(a);
+
+    /* the same Id twice: the schema (xs:ID) refuses it */
+    a = replace(rcpt, "</DigitalPostmark>", FAKE_SIG FAKE_SIG "</DigitalPostmark>");
+    doc = cm_xml_parse(a, strlen(a), err, sizeof(err));
+    assert_non_null(doc);
+    assert_int_equal(cm_notice_validate(doc, err, sizeof(err)), -1);
+    xmlFreeDoc(doc);
+    free(a);
+
+    /* CM_SIGNATURES_MAX + 1 */
+    many = malloc(strlen(rcpt) + (CM_SIGNATURES_MAX + 1) * strlen(FAKE_SIG) + 1);
+    assert_non_null(many);
+    a = strstr(rcpt, "</DigitalPostmark>");
+    memcpy(many, rcpt, (size_t) (a - rcpt));
+    many[a - rcpt] = 0;
+    for (i = 0; i < CM_SIGNATURES_MAX + 1; i++)
+	strcat(many, FAKE_SIG);
+    strcat(many, a);
+    rejects(many, "more than 8 signatures");
+    free(many);
+    free(sig2);
+    free(sig3);
+    free(rcpt);
+}
+
 /* test_entities_max - CM_ENTITIES_MAX + 1 entities refused */
 static void test_entities_max(void **state)
 {
     char   *dep = serial(CM_NOTICE_SIGNED_DEPOSIT);
     const char *a = strstr(dep, "<Entity ");
     const char *b = strstr(dep, "</Entities>");
+    const char *addr = "EmailAddress=\"alice@example.org\"";
     size_t  one = (size_t) (strstr(a, "</Entity>") + strlen("</Entity>") - a);
-    size_t  len = (size_t) (a - dep) + one * (CM_ENTITIES_MAX + 1) + strlen(b) + 1;
+    size_t  len = (size_t) (a - dep) + (one + 16) * (CM_ENTITIES_MAX + 1) + strlen(b) + 1;
     char   *xml = malloc(len);
     char   *cp = xml;
+    const char *at = strstr(a, addr);
     char    err[256];
     CM_NOTICE *n;
     int     i;
 
     assert_non_null(xml);
+    assert_true(at != 0 && at < a + one);
     memcpy(cp, dep, (size_t) (a - dep));
     cp += a - dep;
     for (i = 0; i < CM_ENTITIES_MAX + 1; i++) {
-	memcpy(cp, a, one);
-	cp += one;
+	memcpy(cp, a, (size_t) (at - a));
+	cp += at - a;
+	cp += sprintf(cp, "EmailAddress=\"u%d@example.org\"", i);
+	memcpy(cp, at + strlen(addr), one - (size_t) (at + strlen(addr) - a));
+	cp += one - (size_t) (at + strlen(addr) - a);
     }
     strcpy(cp, b);
     rejects(xml, "more than 1000 Entity");
     /* exactly the maximum passes */
-    memmove(strstr(xml, "</Entities>") - one, strstr(xml, "</Entities>"), strlen(b) + 1);
+    cp = strstr(xml, "<Entity EmailAddress=\"u1000@");
+    assert_non_null(cp);
+    memmove(cp, strstr(cp, "</Entities>"), strlen(b) + 1);
     n = cm_notice_read(xml, strlen(xml), 0, err, sizeof(err));
     if (n == 0)
 	fail_msg("1000 entities refused: %s", err);
     assert_int_equal(n->entity_count, CM_ENTITIES_MAX);
+    assert_string_equal(n->entities[999].address, "u999@example.org");
     cm_notice_free(n);
     free(xml);
     free(dep);
@@ -762,7 +830,7 @@ static void test_receipt_model(void **state)
     CM_NOTICE *r;
     char    err[256];
 
-    r = cm_notice_receipt_model(dep, "ALICE@example.org", err, sizeof(err));
+    r = cm_notice_receipt_model(dep, "alice@Example.ORG", err, sizeof(err));
     assert_non_null(r);
     assert_int_equal(r->type, CM_NOTICE_RECEIPT);
     assert_int_equal(r->entity_count, 1);
@@ -773,6 +841,8 @@ static void test_receipt_model(void **state)
     assert_string_equal(r->challenge.response, "");
     assert_string_equal(r->content.ciphered.value, dep->content.ciphered.value);
     cm_notice_free(r);
+    /* local parts compare exactly */
+    assert_null(cm_notice_receipt_model(dep, "Alice@example.org", err, sizeof(err)));
     assert_null(cm_notice_receipt_model(dep, "carol@example.org", err, sizeof(err)));
     assert_non_null(strstr(err, "carol@example.org"));
     dep->type = CM_NOTICE_DEPOSIT;
@@ -789,6 +859,7 @@ int     main(void)
 	cmocka_unit_test(test_set_response),
 	cmocka_unit_test(test_find),
 	cmocka_unit_test(test_strict),
+	cmocka_unit_test(test_signatures),
 	cmocka_unit_test(test_entities_max),
 	cmocka_unit_test(test_encoding_case),
 	cmocka_unit_test(test_build_checks),

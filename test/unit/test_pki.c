@@ -227,8 +227,7 @@ static void assert_ee_common(X509 *cert, X509 *ca, EVP_PKEY *key)
     assert_int_equal(X509_get_version(cert), X509_VERSION_3);
     assert_non_null(bn);
     assert_false(BN_is_negative(bn));
-    assert_true(BN_num_bits(bn) > 64);
-    assert_true(BN_num_bits(bn) <= 128);
+    assert_int_equal(BN_num_bits(bn), 128);
     BN_free(bn);
 
     ku = X509_get_ext_d2i(cert, NID_key_usage, &crit, 0);
@@ -836,6 +835,90 @@ static void test_bad_options(void **state)
     }
 }
 
+/* test_refresh_crl - same entries, next number, fresh dates */
+static void test_refresh_crl(void **state)
+{
+    FIXTURE *fx = *state;
+    X509_CRL *before = load_crl(fx), *after;
+    X509   *ca = load_cert(fx, "ca.pem");
+    X509_REVOKED *rev;
+    long    n = crl_num(fx);
+    int     i;
+
+    if (cm_pki_refresh_crl(fx->dir, err, sizeof(err)) < 0)
+	fail_msg("refresh: %s", err);
+    assert_int_equal(crl_num(fx), n + 1);
+    after = load_crl(fx);
+    assert_int_equal(X509_CRL_verify(after, X509_get0_pubkey(ca)), 1);
+    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(after)),
+		     sk_X509_REVOKED_num(X509_CRL_get_REVOKED(before)));
+    for (i = 0; i < sk_X509_REVOKED_num(X509_CRL_get_REVOKED(before)); i++) {
+	X509_REVOKED *r = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(before), i);
+
+	rev = 0;
+	assert_int_equal(X509_CRL_get0_by_serial(after, &rev, X509_REVOKED_get0_serialNumber(r)), 1);
+	assert_int_equal(ASN1_TIME_compare(X509_REVOKED_get0_revocationDate(r),
+					   X509_REVOKED_get0_revocationDate(rev)), 0);
+	assert_int_equal(X509_REVOKED_get_ext_count(r), X509_REVOKED_get_ext_count(rev));
+    }
+    assert_true(ASN1_TIME_compare(X509_CRL_get0_lastUpdate(after),
+				  X509_CRL_get0_lastUpdate(before)) >= 0);
+    assert_int_equal(verify(fx, "users/alice@" DOMAIN ".pem", X509_PURPOSE_SMIME_SIGN),
+		     X509_V_ERR_CERT_REVOKED);
+    assert_int_equal(verify(fx, "users/bob@" DOMAIN ".pem", X509_PURPOSE_SMIME_SIGN), X509_V_OK);
+    X509_CRL_free(before);
+    X509_CRL_free(after);
+    X509_free(ca);
+    assert_int_equal(cm_pki_refresh_crl(fx->top, err, sizeof(err)), -1);	/* no PKI there */
+}
+
+/* test_names - person names: checks, UTF-8 initials */
+static void test_names(void **state)
+{
+    FIXTURE *fx = *state;
+    static const char *bad[] = {"Dan", "Dan ", " Dan X", "Dan  X", "Dan\tX", "",
+	"A B C D E F G H I J K L M N O P Q R S T U V W X Y Z a b c d e f g h", 0};
+    CM_PKI_OPTS opts;
+    int     i;
+
+    for (i = 0; bad[i]; i++)
+	if (cm_pki_name_ok(bad[i], err, sizeof(err)) == 0)
+	    fail_msg("name '%s' accepted", bad[i]);
+    assert_int_equal(cm_pki_name_ok("Jean-Luc de la Tour", err, sizeof(err)), 0);
+    cm_pki_opts_init(&opts);
+    if (cm_pki_issue_user(fx->dir, "elodie@" DOMAIN, "\xc3\x89lodie \xc3\xa9t\xc3\xa9", &opts,
+			  err, sizeof(err)) < 0)
+	fail_msg("%s", err);
+    check_user(fx, "elodie@" DOMAIN, "\xc3\x89lodie", "\xc3\xa9t\xc3\xa9", "\xc3\x89\xc3\xa9");
+    /* invalid UTF-8 is refused by OpenSSL */
+    assert_int_equal(cm_pki_issue_user(fx->dir, "bad8@" DOMAIN, "B\xc3 Ad", &opts,
+				       err, sizeof(err)), -1);
+}
+
+/* test_opts_check - what init and add-user refuse as usage errors */
+static void test_opts_check(void **state)
+{
+    CM_PKI_OPTS opts;
+
+    cm_pki_opts_init(&opts);
+    assert_int_equal(cm_pki_opts_check(&opts, 0, err, sizeof(err)), 0);
+    assert_int_equal(cm_pki_opts_check(&opts, 1, err, sizeof(err)), -1);	/* no domain */
+    opts.domain = DOMAIN;
+    assert_int_equal(cm_pki_opts_check(&opts, 1, err, sizeof(err)), 0);
+    opts.domain = "a-very-long-domain-name-for-a-test-ca.mail.example.org";	/* CN over 64 */
+    assert_int_equal(cm_pki_opts_check(&opts, 1, err, sizeof(err)), -1);
+    opts.domain = DOMAIN;
+    opts.server_name = "a-server-name-that-is-too-long-to-be-a-common-name.mail.example.org";
+    assert_int_equal(cm_pki_opts_check(&opts, 1, err, sizeof(err)), -1);
+    opts.server_name = 0;
+    opts.ca_days = CM_PKI_DAYS_MAX + 1;
+    assert_int_equal(cm_pki_opts_check(&opts, 1, err, sizeof(err)), -1);
+    assert_int_equal(cm_pki_opts_check(&opts, 0, err, sizeof(err)), 0);
+    opts.ca_days = 0;
+    opts.country = "FRAN";
+    assert_int_equal(cm_pki_opts_check(&opts, 0, err, sizeof(err)), -1);
+}
+
 /* test_reasons - CRLReason names */
 static void test_reasons(void **state)
 {
@@ -866,6 +949,9 @@ int     main(void)
 	cmocka_unit_test(test_addresses),
 	cmocka_unit_test(test_refuse_overwrite),
 	cmocka_unit_test(test_bad_options),
+	cmocka_unit_test(test_refresh_crl),
+	cmocka_unit_test(test_names),
+	cmocka_unit_test(test_opts_check),
 	cmocka_unit_test(test_reasons),
     };
 

@@ -71,7 +71,7 @@ static void do_seal(const CM_SEAL_KEY *key, const char *id, size_t len)
     in = open(path_plain, O_RDONLY);
     out = open(path_blob, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(in >= 0 && out >= 0);
-    assert_int_equal(cm_seal_stream(key, id, in, out, 5000, &st, err, sizeof(err)), 0);
+    assert_int_equal(cm_seal_stream(key, id, in, out, 5000, 0, &st, err, sizeof(err)), 0);
     assert_int_equal(st.in_bytes, len);
     assert_int_equal(st.out_bytes, 7 + 16 + 1 + strlen(id) + 12 + len + 16);
     close(in);
@@ -87,7 +87,7 @@ static int do_unseal(const CM_SEAL_KEY *key, const char *id, char *err, size_t e
 
     assert_true(in >= 0 && out >= 0);
     err[0] = 0;
-    ret = cm_unseal_stream(key, id, in, out, 5000, 0, err, errlen);
+    ret = cm_unseal_stream(key, id, in, out, 5000, 0, 0, err, errlen);
     close(in);
     close(out);
     return (ret);
@@ -210,10 +210,10 @@ static void test_wrong_key(void **state)
     char    err[256];
 
     do_seal(&key_a, "ENV", 1000);
-    assert_int_equal(do_unseal(&key_b, "ENV", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_b, "ENV", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "key id"));
     patch_blob(7, key_b.key_id, 16);
-    assert_int_equal(do_unseal(&key_b, "ENV", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_b, "ENV", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "authentication failed"));
 }
 
@@ -223,10 +223,10 @@ static void test_wrong_envelope(void **state)
     char    err[256];
 
     do_seal(&key_a, "ENV-A", 1000);
-    assert_int_equal(do_unseal(&key_a, "ENV-B", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_a, "ENV-B", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "envelope id"));
     patch_blob(7 + 16 + 1, "ENV-B", 5);
-    assert_int_equal(do_unseal(&key_a, "ENV-B", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_a, "ENV-B", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "authentication failed"));
 }
 
@@ -249,7 +249,7 @@ static void test_flipped(void **state)
 	c = b[off] ^ 0x01;
 	free(b);
 	patch_blob(off, &c, 1);
-	assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -1);
+	assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -2);
 	assert_non_null(strstr(err, "authentication failed"));
     }
 }
@@ -262,17 +262,17 @@ static void test_truncated(void **state)
 
     do_seal(&key_a, "ENV", 70000);
     truncate_blob(full - 1);
-    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "authentication failed"));
     do_seal(&key_a, "ENV", 70000);
     truncate_blob(full - 70000 - 16);	/* header only */
-    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "truncated"));
     truncate_blob(10);
-    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -2);
     assert_non_null(strstr(err, "not a sealed blob"));
     truncate_blob(0);
-    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -1);
+    assert_int_equal(do_unseal(&key_a, "ENV", err, sizeof(err)), -2);
 }
 
 /* test_bad_envelope_id - seal refuses ids outside [A-Za-z0-9._@-]{1,64} */
@@ -288,7 +288,7 @@ static void test_bad_envelope_id(void **state)
     assert_int_equal(cm_seal_envelope_id_ok(longid), 0);
     longid[64] = 0;
     assert_int_equal(cm_seal_envelope_id_ok(longid), 1);
-    assert_int_equal(cm_seal_stream(&key_a, "x y", 0, 1, 100, 0, err, sizeof(err)), -1);
+    assert_int_equal(cm_seal_stream(&key_a, "x y", 0, 1, 100, 0, 0, err, sizeof(err)), -2);
 }
 
 /* test_key_files - parse rules, generate with mode 0600, no overwrite */
@@ -326,7 +326,7 @@ static void test_key_files(void **state)
     unlink(path_key);
 }
 
-/* test_timeout - a writer that never writes does not hang the sealer */
+/* test_timeout - a writer that never writes does not hang the sealer (-1: retry) */
 static void test_timeout(void **state)
 {
     int     p[2];
@@ -334,10 +334,35 @@ static void test_timeout(void **state)
     char    err[256];
 
     assert_int_equal(pipe(p), 0);
-    assert_int_equal(cm_seal_stream(&key_a, "ENV", p[0], out, 200, 0, err, sizeof(err)), -1);
+    assert_int_equal(cm_seal_stream(&key_a, "ENV", p[0], out, 200, 0, 0, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "read"));
     close(p[0]);
     close(p[1]);
+    close(out);
+}
+
+/* test_limit - an endless input stops at the limit */
+static void test_limit(void **state)
+{
+    int     in = open("/dev/zero", O_RDONLY);
+    int     out = open("/dev/null", O_WRONLY);
+    CM_SEAL_STATS st;
+    char    err[256];
+
+    assert_true(in >= 0 && out >= 0);
+    assert_int_equal(cm_seal_stream(&key_a, "ENV", in, out, 1000, 1000000, &st,
+				    err, sizeof(err)), -2);
+    assert_non_null(strstr(err, "input longer than 1000000 bytes"));
+    assert_true(st.in_bytes <= 1000000 + CM_SEAL_CHUNK);
+    close(in);
+    close(out);
+    do_seal(&key_a, "ENV", 200000);
+    in = open(path_blob, O_RDONLY);
+    out = open("/dev/null", O_WRONLY);
+    assert_int_equal(cm_unseal_stream(&key_a, "ENV", in, out, 1000, 100000, 0,
+				      err, sizeof(err)), -2);
+    assert_non_null(strstr(err, "input longer than"));
+    close(in);
     close(out);
 }
 
@@ -354,6 +379,7 @@ int     main(void)
 	cmocka_unit_test(test_bad_envelope_id),
 	cmocka_unit_test(test_key_files),
 	cmocka_unit_test(test_timeout),
+	cmocka_unit_test(test_limit),
     };
 
     return (cmocka_run_group_tests(tests, setup, teardown));

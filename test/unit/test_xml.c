@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <cmocka.h>
 
@@ -113,11 +113,9 @@ static void test_billion_laughs(void **state)
     " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
     " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
     "]>\n<lolz>&lol9;</lolz>";
-    clock_t start = clock();
 
+    /* refused at <!DOCTYPE: the expansion would take minutes and gigabytes */
     refused(xml, strlen(xml), "DOCTYPE not allowed");
-    /* CPU time, generous: the expansion would take minutes and gigabytes. */
-    assert_true((double) (clock() - start) / CLOCKS_PER_SEC < 2.0);
 }
 
 /* nested - n nested <a> elements */
@@ -162,7 +160,6 @@ static void test_nodes(void **state)
     char   *xml = malloc(n * 4 + 16);
     char   *cp = xml;
     size_t  i;
-    char    name[16];
 
     assert_non_null(xml);
     cp += sprintf(cp, "<a>");
@@ -176,13 +173,58 @@ static void test_nodes(void **state)
     xml = malloc(n * 16 + 16);
     assert_non_null(xml);
     cp = xml;
-    cp += sprintf(cp, "<a");
-    for (i = 0; i < n; i++) {
-	snprintf(name, sizeof(name), "x%zu", i);
-	cp += sprintf(cp, " %s=\"\"", name);
-    }
-    sprintf(cp, "/>");
+    cp += sprintf(cp, "<a>");
+    for (i = 0; i < n / 2; i++)
+	cp += sprintf(cp, "<b x='1'/>");
+    sprintf(cp, "</a>");
     refused(xml, strlen(xml), "more than 20000 elements and attributes");
+    free(xml);
+}
+
+/* many_attrs - one start tag with n attributes prefix+i=value */
+static char *many_attrs(size_t n, const char *prefix, const char *value)
+{
+    char   *xml = malloc(n * (strlen(prefix) + strlen(value) + 12) + 16);
+    char   *cp = xml;
+    size_t  i;
+
+    assert_non_null(xml);
+    cp += sprintf(cp, "<a");
+    for (i = 0; i < n; i++)
+	cp += sprintf(cp, " %s%zu=%s", prefix, i, value);
+    sprintf(cp, "/>");
+    return (xml);
+}
+
+/* test_attrs - at most 64 attributes per element, refused in linear time */
+static void test_attrs(void **state)
+{
+    char    err[256];
+    xmlDocPtr doc;
+    char   *xml;
+
+    xml = many_attrs(64, "x", "\"a=b>c\"");
+    doc = cm_xml_parse(xml, strlen(xml), err, sizeof(err));
+    if (doc == 0)
+	fail_msg("64 attributes refused: %s", err);
+    xmlFreeDoc(doc);
+    free(xml);
+    xml = many_attrs(65, "x", "''");
+    refused(xml, strlen(xml), "more than 64 attributes on one element");
+    free(xml);
+
+    /*
+     * libxml2 2.9 alone needs minutes for these (pairwise duplicate
+     * checks); the pre-scan refuses them. Speed is asserted with a
+     * timeout in test/shell/hostile_xml.sh, not here (valgrind).
+     */
+    xml = many_attrs(300000, "a", "\"\"");
+    assert_true(strlen(xml) <= CM_NOTICE_MAX);
+    refused(xml, strlen(xml), "more than 64 attributes on one element");
+    free(xml);
+    xml = many_attrs(200000, "xmlns:a", "'u'");
+    assert_true(strlen(xml) <= CM_NOTICE_MAX);
+    refused(xml, strlen(xml), "more than 64 attributes on one element");
     free(xml);
 }
 
@@ -191,15 +233,19 @@ static void test_oversize(void **state)
 {
     size_t  len = 50 * 1024 * 1024;
     char   *xml = malloc(len);
-    clock_t start;
+    char    err[256];
+    xmlDocPtr doc;
 
     assert_non_null(xml);
     memset(xml, 'a', len);
     memcpy(xml, "<a>", 3);
-    start = clock();
     refused(xml, len, "larger than 4194304 bytes");
     refused(xml, CM_NOTICE_MAX + 1, "larger than 4194304 bytes");
-    assert_true((double) (clock() - start) / CLOCKS_PER_SEC < 0.5);
+    /* exactly the maximum is parsed */
+    memcpy(xml + CM_NOTICE_MAX - 4, "</a>", 4);
+    doc = cm_xml_parse(xml, CM_NOTICE_MAX, err, sizeof(err));
+    assert_non_null(doc);
+    xmlFreeDoc(doc);
     free(xml);
 }
 
@@ -242,7 +288,7 @@ static void test_silent(void **state)
 static void test_valid_roundtrip(void **state)
 {
     static const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<a " NS_ATTR " x=\"1 &amp; 2\"><b>t&lt;u</b>\n  <c/><!-- note --></a>\n";
+    "<a " NS_ATTR " x=\"1 &amp; 2\"><b>t&lt;u \xc3\xa9t\xc3\xa9</b>\n  <c/><!-- note --></a>\n";
     char    err[256];
     xmlDocPtr doc;
     char   *out;
@@ -297,6 +343,107 @@ static void test_schema_line(void **state)
     xmlFreeDoc(doc);
 }
 
+/* test_loader - a schema may import only files next to it */
+static void test_loader(void **state)
+{
+#define LOADER_XSD "<schema xmlns=\"http://www.w3.org/2001/XMLSchema\" " \
+    "xmlns:o=\"urn:o\" targetNamespace=\"urn:t\">" \
+    "<import namespace=\"urn:o\" schemaLocation=\"%s\"/>" \
+    "<element name=\"a\" type=\"o:T\"/></schema>"
+    static const char *other = "<schema xmlns=\"http://www.w3.org/2001/XMLSchema\" "
+    "targetNamespace=\"urn:o\"><simpleType name=\"T\"><restriction base=\"string\"/>"
+    "</simpleType></schema>";
+    static const char *targets[] = {
+	"o.xsd", "file:///etc/passwd", "/etc/passwd", "../../../../etc/passwd",
+	"http://127.0.0.1:9/o.xsd", "sub/o.xsd",
+    };
+    char    dir[] = "/tmp/test_xml.XXXXXX";
+    char    path[256];
+    char    err[512];
+    FILE   *fp;
+    xmlDocPtr doc;
+    size_t  i;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/o.xsd", dir);
+    assert_non_null(fp = fopen(path, "w"));
+    fputs(other, fp);
+    fclose(fp);
+    doc = cm_xml_parse("<a xmlns=\"urn:t\"/>", 18, err, sizeof(err));
+    assert_non_null(doc);
+    for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+	/* a new file name each time: the cache is keyed by path */
+	snprintf(path, sizeof(path), "%s/s%zu.xsd", dir, i);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, LOADER_XSD, targets[i]);
+	fclose(fp);
+	if (i == 0) {
+	    /* the sibling file is read */
+	    if (cm_xml_validate(doc, path, err, sizeof(err)) != 0)
+		fail_msg("local import refused: %s", err);
+	} else {
+	    assert_int_equal(cm_xml_validate(doc, path, err, sizeof(err)), -1);
+	    assert_null(strstr(err, "root:"));
+	}
+	unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/o.xsd", dir);
+    unlink(path);
+    rmdir(dir);
+    xmlFreeDoc(doc);
+}
+
+/* thread_body - parse, validate and refuse, many times */
+static void *thread_body(void *arg)
+{
+    static const char *good = "<DepositNotice " NS_ATTR ">"
+    "<DigitalPostmark EnvelopeId=\"t\" DeliveryType=\"CertifiedMail\">"
+    "<MimeMessageHash AlgorithmOID=\"1.3.14.3.2.26\">AAAA</MimeMessageHash>"
+    "</DigitalPostmark></DepositNotice>";
+    static const char *bad = "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>";
+    const char *xsd = (const char *) arg;
+    char    err[256];
+    xmlDocPtr doc;
+    long    failures = 0;
+    int     i;
+
+    for (i = 0; i < 25; i++) {
+	if ((doc = cm_xml_parse(good, strlen(good), err, sizeof(err))) == 0
+	    || cm_xml_validate(doc, xsd, err, sizeof(err)) != 0) {
+	    print_error("thread: %s\n", err);
+	    failures++;
+	}
+	xmlFreeDoc(doc);
+	if (cm_xml_parse(bad, strlen(bad), err, sizeof(err)) != 0
+	    || strcmp(err, "notice refused: DOCTYPE not allowed") != 0) {
+	    print_error("thread: %s\n", err);
+	    failures++;
+	}
+    }
+    return ((void *) failures);
+}
+
+/* test_threads - the schema cache and error capture under concurrency */
+static void test_threads(void **state)
+{
+    pthread_t tid[4];
+    void   *res;
+    char    xsd[4096];
+    const char *path = cm_schema_path();
+    const char *slash = strrchr(path, '/');
+    int     i;
+
+    /* DIR/./x1341-notices.xsd: not cached yet, so the threads race to compile it */
+    assert_non_null(slash);
+    snprintf(xsd, sizeof(xsd), "%.*s/.%s", (int) (slash - path), path, slash);
+    for (i = 0; i < 4; i++)
+	assert_int_equal(pthread_create(tid + i, 0, thread_body, xsd), 0);
+    for (i = 0; i < 4; i++) {
+	assert_int_equal(pthread_join(tid[i], &res), 0);
+	assert_int_equal((long) res, 0);
+    }
+}
+
 /* test_schema_path - $CMAIL_SCHEMA_DIR wins over the compiled-in path */
 static void test_schema_path(void **state)
 {
@@ -322,11 +469,14 @@ int     main(void)
 	cmocka_unit_test(test_billion_laughs),
 	cmocka_unit_test(test_depth),
 	cmocka_unit_test(test_nodes),
+	cmocka_unit_test(test_attrs),
 	cmocka_unit_test(test_oversize),
 	cmocka_unit_test(test_malformed),
 	cmocka_unit_test(test_silent),
 	cmocka_unit_test(test_valid_roundtrip),
 	cmocka_unit_test(test_schema_line),
+	cmocka_unit_test(test_loader),
+	cmocka_unit_test(test_threads),
 	cmocka_unit_test(test_schema_path),
     };
 

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# cmtpd_transcript.sh - drive cmtpd on stdin/stdout (no network to cmtpd) through
+# every reply of PROFILE.md section 2 for the client->server commands: greeting,
+# STARTTLS, CELO, DELV, MAIL, RCPT, DATA, DEPO (good and each kind of bad), RSET,
+# NOOP, HELP, QUIT, limits (long lines, size, recipients, error count), truncated DATA.
+# The injection listener is Postfix's smtp-sink; the notary is the real cmail-notary.
+. "$top_srcdir/test/shell/lib.sh"
+. "$top_srcdir/test/shell/lib_mta.sh"
+
+PLAY=$top_builddir/test/tools/cmtp_play
+NT=$top_builddir/test/tools/notice_tool
+CMTPD=$top_builddir/cmtpd/cmtpd
+NOTARY=$top_builddir/notary/cmail-notary
+SCHEMA=$CMAIL_SCHEMA_DIR/x1341-notices.xsd
+if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
+  skip "smtp-sink (Debian package postfix) not installed"; cm_done; exit 0
+fi
+PATH=$PATH:/usr/sbin
+
+P=$T/pki
+"$CMAIL" pki init "$P" --domain example.org --user alice@example.org --user bob@example.org \
+  --user carol@example.org >/dev/null || { not_ok "cmail pki init"; cm_done; exit 1; }
+mkdir -p "$T/spool" "$T/sink"; chmod 1777 "$T/sink"; chmod o+x "$T"
+"$NOTARY" -G "$T/seal.key" >/dev/null
+mta_free_port SINK_PORT
+cat > "$T/cmail.conf" <<EOC
+myhostname = mail.example.org
+local_domains = example.org
+server_certificate = $P/server.pem
+server_key = $P/server.key
+seal_key = $T/seal.key
+tls_certificate = $P/server.pem
+tls_key = $P/server.key
+trust_anchors = $P/ca.pem
+crl_directory = $P/crl.pem
+certificate_directory = $P/users
+notary_socket = $T/notary.sock
+notary_user = root
+evidence_database = $T/evidence.db
+spool_directory = $T/spool
+injection_address = 127.0.0.1:$SINK_PORT
+recipient_limit = 2
+message_size_limit = 20000
+smtp_timeout = 10
+EOC
+"$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
+NOTARY_PID=$!
+cm_on_exit "kill $NOTARY_PID 2>/dev/null"
+smtp-sink -u postfix -d "$T/sink/%M." "127.0.0.1:$SINK_PORT" 10 >"$T/sink.log" 2>&1 &
+SINK_PID=$!
+cm_on_exit "kill $SINK_PID 2>/dev/null"
+for i in $(seq 50); do [ -S "$T/notary.sock" ] && break; sleep 0.1; done
+mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
+
+# play NAME: run the script on stdin against a fresh cmtpd, as one TAP check
+play() {
+  if "$PLAY" --ca "$P/ca.pem" -- "$CMTPD" -c "$T/cmail.conf" -L "$T/cmtpd.log" >"$T/.play" 2>&1; then
+    ok "$1"
+  else
+    not_ok "$1"; sed 's/^/# /' "$T/.play"; tail -5 "$T/cmtpd.log" | sed 's/^/# cmtpd: /'
+  fi
+}
+HELLO='< 220 CMTP
+> STARTTLS
+< 220
+tls
+> CELO client.example.org
+< 250 ^DeliveryType CertifiedMail$
+> DELV CertifiedMail
+< 250 ^DeliveryType CertifiedMail OK$'
+
+play "greeting, EHLO, STARTTLS required before CELO, CELO capabilities, NOOP, HELP, QUIT" <<'EOS'
+< 220 ^mail.example.org CMTP
+> EHLO client.example.org
+< 250 ^STARTTLS$
+> CELO client.example.org
+< 530 Must issue a STARTTLS command first
+> STARTTLS
+< 220 Ready to start TLS
+tls
+> STARTTLS
+< 554 TLS already active
+> CELO client.example.org
+< 250 ^8BITMIME$
+> NOOP
+< 250
+> HELP
+< 214 CELO DELV
+> FOO bar
+< 500 command not recognized
+> QUIT
+< 221
+eof
+EOS
+
+play "DELV: before CELO, no argument, unknown type, MAIL without DELV points to port 25" <<'EOS'
+< 220
+> STARTTLS
+< 220
+tls
+> DELV CertifiedMail
+< 501 ^Syntax: use CELO first$
+> CELO client.example.org
+< 250
+> DELV
+< 501 ^Syntax: DELV <delivery type>$
+> DELV Registered
+< 501 ^Unknown delivery type: Registered$
+> MAIL FROM:<alice@example.org>
+< 503 need DELV command.*port 25
+> DATA
+< 503 need DELV command
+> DELV CertifiedMail
+< 250 ^DeliveryType CertifiedMail OK$
+> QUIT
+< 221
+EOS
+
+play "MAIL and RCPT: order, syntax, parameters, unknown users, remote domain, certificates, limit" <<EOS
+$HELLO
+> RCPT TO <bob@example.org>
+< 503 ^Error: need MAIL FROM command$
+> DATA
+< 503 ^Error: need MAIL FROM command$
+> MAIL FROM alice@example.org
+< 501 Syntax: MAIL FROM
+> MAIL FROM <nobody@example.org>
+< 550 ^5.1.1 <nobody@example.org> Invalid email address$
+> MAIL FROM <alice@example.org> Urgent
+< 501 Error in parameters: Urgent
+> MAIL FROM <alice@example.org> CertificateRequested
+< 250 ^UserCertificate:
+save UserCertificate $T/alice.der
+! openssl x509 -inform DER -in $T/alice.der -noout -ext subjectAltName | grep -q 'email:alice@example.org'
+> MAIL FROM:<alice@example.org>
+< 503 nested MAIL
+> DATA
+< 503 ^Error: need RCPT TO command$
+> RCPT TO bob@example.org
+< 501 ^6.1.1 Syntax: RCPT TO <address>$
+> RCPT TO <bob@example.org> Urgent
+< 501 ^6.1.2 Syntax: RCPT TO <address> Error in parameters: Urgent$
+> RCPT TO <nobody@example.org>
+< 550 ^5.1.1 <nobody@example.org> Invalid email address$
+> RCPT TO <bob@elsewhere.example>
+< 551 remote Cmail delivery not yet supported
+> RCPT TO:<bob@example.org> CertificateRequested
+< 250 ^UserCertificate:
+save UserCertificate $T/bob.der
+! cmp -s $T/bob.der <(openssl x509 -in $P/users/bob@example.org.pem -outform DER)
+> RCPT TO <carol@example.org>
+< 250 ^OK$
+> RCPT TO <alice@example.org>
+< 452 ^Error: too many recipients$
+> RSET
+< 250
+> RCPT TO <bob@example.org>
+< 503 need MAIL FROM
+> QUIT
+< 221
+EOS
+
+# An ENVELOPE-shaped DATA body (the server never decrypts it), dot-stuffed, ended.
+printf 'From: alice@example.org\r\nTo: bob@example.org\r\nSubject: t\r\nMessage-ID: <t1@example.org>\r\nDate: Wed, 25 Nov 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\n\r\n..a line starting with a dot\r\nbody\r\n.\r\n' > "$T/envelope.txt"
+DEPOSIT="$HELLO
+> MAIL FROM:<alice@example.org>
+< 250
+> RCPT TO:<bob@example.org>
+< 250
+> DEPO AAAA
+< 503 need DATA command
+> DATA
+< 354 ^Start mail input; end with <CRLF>.<CRLF>$
+send $T/envelope.txt
+< 250 ^DepositNotice$
+save DepositNotice $T/dep.xml"
+# signed NAME PROMOTE-ARGS SIGN-KEY SIGN-CERT: a SignedDepositNotice in $T/NAME.b64
+signed() {
+  echo "! $NT promote $T/dep.xml $T/$1.p.xml $2 && $NT sign $T/$1.p.xml $T/$1.s.xml --key $3 --cert $4 --place info && base64 -w0 $T/$1.s.xml > $T/$1.b64"
+}
+A="$P/users/alice@example.org"
+B="$P/users/bob@example.org"
+C="$P/users/carol@example.org"
+play "DATA gives a deposit notice that xmllint and xmlsec1 accept; DEPO refuses bad base64, bad XML, wrong certificate, wrong entity count, wrong signer, tampering, wrong hash; then deposits" <<EOS
+$DEPOSIT
+! xmllint --noout --schema $SCHEMA $T/dep.xml
+! xmlsec1 --verify --trusted-pem $P/ca.pem --node-xpath "//*[@Id='cmail-sig-1']" $T/dep.xml
+> DEPO !!!notbase64!!!
+< 501 not base64
+> DEPO PGZvbz48L2Zvbz4=
+< 554 signed deposit notice refused
+$(signed wrongcert "--to bob@example.org --cert $C.pem" "$A.key" "$A.pem")
+> DEPO @{$T/wrongcert.b64}
+< 554 does not carry the recipient's certificate
+$(signed count "--to bob@example.org --cert $B.pem --cc carol@example.org --cert $C.pem" "$A.key" "$A.pem")
+> DEPO @{$T/count.b64}
+< 554 2 Entity elements for 1 recipients
+$(signed signer "--to bob@example.org --cert $B.pem" "$B.key" "$B.pem")
+> DEPO @{$T/signer.b64}
+< 554 not by the sender
+$(signed good "--to bob@example.org --cert $B.pem" "$A.key" "$A.pem")
+! sed 's/test.1@example.org/test.2@example.org/' $T/good.s.xml | base64 -w0 > $T/tampered.b64
+> DEPO @{$T/tampered.b64}
+< 554 do not verify
+! id=\$(grep -o 'EnvelopeId="[^"]*"' $T/dep.xml | cut -d'"' -f2) && $NT build deposit $T/h.xml --envelope-id "\$id" && $NT sign $T/h.xml $T/hs.xml --key $P/server.key --cert $P/server.pem --place postmark && $NT promote $T/hs.xml $T/hp.xml --to bob@example.org --cert $B.pem && $NT sign $T/hp.xml $T/hh.xml --key $A.key --cert $A.pem --place info && base64 -w0 $T/hh.xml > $T/hash.b64
+> DEPO @{$T/hash.b64}
+< 554 MimeMessageHash does not match
+> DEPO @{$T/good.b64}
+< 250 ^OK$
+> QUIT
+< 221
+EOS
+ENVID=$(grep -o 'EnvelopeId="[^"]*"' "$T/dep.xml" | cut -d'"' -f2)
+check_output "the deposit is journalled" "deposited.*queue_id=" \
+  "$CMAIL" evidence show "$ENVID" --db "$T/evidence.db"
+check "the stored form reached the injection listener" grep -rqs "X-Cmail-Envelope-Id: $ENVID" "$T/sink"
+check "no file is left in the spool" test -z "$(ls -A "$T/spool")"
+
+play "DEPO is answered 451 and nothing is kept when the injection listener is down" <<EOS
+! kill $SINK_PID; sleep 0.3
+$DEPOSIT
+$(signed good2 "--to bob@example.org --cert $B.pem" "$A.key" "$A.pem")
+> DEPO @{$T/good2.b64}
+< 451 try again later
+> QUIT
+< 221
+EOS
+check "still no file left in the spool after the failed deposit" test -z "$(ls -A "$T/spool")"
+ENVID2=$(grep -o 'EnvelopeId="[^"]*"' "$T/dep.xml" | cut -d'"' -f2)
+check_fails "no journal row for the failed deposit" sh -c "'$CMAIL' evidence show '$ENVID2' --db '$T/evidence.db' | grep -q deposited"
+
+{ head -c 30000 /dev/zero | tr '\0' 'x' | fold -w 70; echo; } | sed 's/$/\r/' > "$T/big.body"
+{ printf 'From: alice@example.org\r\nSubject: big\r\n\r\n'; cat "$T/big.body"; printf '.\r\n'; } > "$T/big.txt"
+{ printf 'From: alice@example.org\r\n\r\n'; head -c 1200 /dev/zero | tr '\0' 'y'; printf '\r\n.\r\n'; } > "$T/long.txt"
+play "DATA over message_size_limit gets 552, an over-long line 500, a long command 500, no file kept" <<EOS
+$HELLO
+> MAIL FROM:<alice@example.org>
+< 250
+> RCPT TO:<bob@example.org>
+< 250
+> DATA
+< 354
+send $T/big.txt
+< 552 message size exceeds fixed limit
+> DATA
+< 354
+send $T/long.txt
+< 500 line too long
+> NOOP $(head -c 1100 /dev/zero | tr '\0' 'z')
+< 500 line too long
+> QUIT
+< 221
+EOS
+check "no file is left in the spool after refused DATA" test -z "$(ls -A "$T/spool")"
+
+play "truncated DATA: the connection drops mid-message and nothing is kept" <<EOS
+$HELLO
+> MAIL FROM:<alice@example.org>
+< 250
+> RCPT TO:<bob@example.org>
+< 250
+> DATA
+< 354
+> From: alice@example.org
+> 
+> half a message
+hangup
+EOS
+sleep 0.3
+check "no file is left in the spool after truncated DATA" test -z "$(ls -A "$T/spool")"
+
+{ echo "< 220"; for i in $(seq 20); do echo "> BOGUS $i"; echo "< 500"; done; echo "> NOOP"; echo "< 421 too many errors"; echo "eof"; } > "$T/errors.script"
+play "too many bad commands end the session with 421" < "$T/errors.script"
+
+check_output "cmtpd logs each decision with the envelope id" "$ENVID: deposited, queued as" cat "$T/cmtpd.log"
+cm_done
