@@ -48,6 +48,7 @@
 #include "cm_headers.h"
 #include "cm_container.h"
 #include "cm_storedform.h"
+#include "cm_envelope_mime.h"
 #include "cm_notary.h"
 #include "cmtpd.h"
 
@@ -285,6 +286,32 @@ static X509 *postmark_signer(xmlDocPtr doc)
     return (0);
 }
 
+/* check_ciphered_hash - CipheredEnvelopeHash of the ENVELOPE we hold */
+static int check_ciphered_hash(CMTP_SESSION *s, const CM_NOTICE *n, char *err, size_t errlen)
+{
+    FILE   *fp = fopen(s->spool, "r");
+    CM_ENVELOPE_DIGESTS d;
+    char    why[256];
+    int     ret;
+
+    if (fp == 0) {
+	snprintf(err, errlen, "spool file vanished");
+	return (-1);
+    }
+    ret = cm_envelope_mime_extract(fp, 0, 0, &d, why, sizeof(why));
+    fclose(fp);
+    if (ret < 0) {
+	snprintf(err, errlen, "the ENVELOPE has no readable envelop part: %s", why);
+	return (-1);
+    }
+    if (n->content.ciphered.alg != CM_HASH_SHA256
+	|| !cm_hash_b64_equal(n->content.ciphered.value, d.cipher_b64)) {
+	snprintf(err, errlen, "CipheredEnvelopeHash does not match the ENVELOPE received");
+	return (-1);
+    }
+    return (0);
+}
+
 /* check_deposit - everything DEPO requires of the signed notice */
 static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 			         char *err, size_t errlen)
@@ -371,7 +398,7 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 	    return (-1);
 	}
     }
-    return (0);
+    return (check_ciphered_hash(s, n, err, errlen));
 }
 
 /* remove_file - unlink a temporary file if named */

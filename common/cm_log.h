@@ -26,6 +26,7 @@
  *	the process id, to a file (tests, and hosts without syslog).
  *--*/
 #include <stdarg.h>
+#include <stddef.h>
 
 #define CM_LOG_STDERR	(1 << 0)
 #define CM_LOG_SYSLOG	(1 << 1)

@@ -160,8 +160,15 @@ save UserCertificate $T/bob.der
 < 221
 EOS
 
-# An ENVELOPE-shaped DATA body (the server never decrypts it), dot-stuffed, ended.
-printf 'From: alice@example.org\r\nTo: bob@example.org\r\nSubject: t\r\nMessage-ID: <t1@example.org>\r\nDate: Wed, 25 Nov 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\n\r\n..a line starting with a dot\r\nbody\r\n.\r\n' > "$T/envelope.txt"
+# A real ENVELOPE (made by our code; the server never decrypts it, but checks the
+# CipheredEnvelopeHash of its envelop part), dot-stuffed and ended.
+CT=$top_builddir/test/tools/crypto_tool
+head -c 32 /dev/urandom > "$T/rsck"
+printf 'From: alice@example.org\r\nSubject: t\r\n\r\n.a line starting with a dot\r\n' > "$T/plain.eml"
+"$CT" mime-write "$T/rsck" "$T/plain.eml" "$T/envelope.mime" alice@example.org bob@example.org \
+  "Wed, 25 Nov 2026 08:00:00 +0000" "<t1@example.org>" "t" > "$T/digests"
+CIPHER=$(awk '$1 == "cipher" { print $2 }' "$T/digests")
+{ sed 's/^\./../' "$T/envelope.mime"; printf '.\r\n'; } > "$T/envelope.txt"
 DEPOSIT="$HELLO
 > MAIL FROM:<alice@example.org>
 < 250
@@ -176,12 +183,12 @@ send $T/envelope.txt
 save DepositNotice $T/dep.xml"
 # signed NAME PROMOTE-ARGS SIGN-KEY SIGN-CERT: a SignedDepositNotice in $T/NAME.b64
 signed() {
-  echo "! $NT promote $T/dep.xml $T/$1.p.xml $2 && $NT sign $T/$1.p.xml $T/$1.s.xml --key $3 --cert $4 --place info && base64 -w0 $T/$1.s.xml > $T/$1.b64"
+  echo "! $NT promote $T/dep.xml $T/$1.p.xml $2 && sed -i 's|\\(<CipheredEnvelopeHash[^>]*>\\)[^<]*|\\1${5:-$CIPHER}|' $T/$1.p.xml && $NT sign $T/$1.p.xml $T/$1.s.xml --key $3 --cert $4 --place info && base64 -w0 $T/$1.s.xml > $T/$1.b64"
 }
 A="$P/users/alice@example.org"
 B="$P/users/bob@example.org"
 C="$P/users/carol@example.org"
-play "DATA gives a deposit notice that xmllint and xmlsec1 accept; DEPO refuses bad base64, bad XML, wrong certificate, wrong entity count, wrong signer, tampering, wrong hash; then deposits" <<EOS
+play "DATA gives a deposit notice that xmllint and xmlsec1 accept; DEPO refuses bad base64, bad XML, wrong certificate, wrong entity count, wrong signer, tampering, wrong postmark hash, wrong ciphertext hash; then deposits" <<EOS
 $DEPOSIT
 ! xmllint --noout --schema $SCHEMA $T/dep.xml
 ! xmlsec1 --verify --trusted-pem $P/ca.pem --node-xpath "//*[@Id='cmail-sig-1']" $T/dep.xml
@@ -198,6 +205,9 @@ $(signed count "--to bob@example.org --cert $B.pem --cc carol@example.org --cert
 $(signed signer "--to bob@example.org --cert $B.pem" "$B.key" "$B.pem")
 > DEPO @{$T/signer.b64}
 < 554 not by the sender
+$(signed cipher "--to bob@example.org --cert $B.pem" "$A.key" "$A.pem" "$(printf x | openssl dgst -sha256 -binary | base64)")
+> DEPO @{$T/cipher.b64}
+< 554 CipheredEnvelopeHash does not match
 $(signed good "--to bob@example.org --cert $B.pem" "$A.key" "$A.pem")
 ! sed 's/test.1@example.org/test.2@example.org/' $T/good.s.xml | base64 -w0 > $T/tampered.b64
 > DEPO @{$T/tampered.b64}

@@ -232,6 +232,31 @@ check_output "refresh-crl: the revoked user stays revoked" "certificate revoked"
 check "refresh-crl: the others still verify" vfy smimesign "$P/users/$B.pem"
 exits "refresh-crl without a PKI: exit 1" 1 "$CMAIL" pki refresh-crl "$T/nopki"
 
+# --- concurrent revocations: the directory lock keeps both ------------------
+"$CMAIL" pki add-user "$P" "u1@$D" >/dev/null 2>&1 && "$CMAIL" pki add-user "$P" "u2@$D" >/dev/null 2>&1 \
+  && "$CMAIL" pki add-user "$P" "u3@$D" >/dev/null 2>&1
+n0=$(openssl crl -in "$P/crl.pem" -noout -crlnumber | cut -d= -f2)
+"$CMAIL" pki revoke "$P" "u1@$D" >/dev/null 2>&1 & p1=$!
+"$CMAIL" pki revoke "$P" "u2@$D" >/dev/null 2>&1 & p2=$!
+"$CMAIL" pki revoke "$P" "u3@$D" >/dev/null 2>&1 & p3=$!
+wait $p1 && wait $p2 && wait $p3 && ok "three concurrent revocations succeed" || not_ok "three concurrent revocations succeed"
+n1=$(openssl crl -in "$P/crl.pem" -noout -crlnumber | cut -d= -f2)
+[ $((n1 - n0)) -eq 3 ] && ok "... CRLNumber went up by 3" || not_ok "... CRLNumber went up by 3 ($n0 -> $n1)"
+conc_ok=1
+for u in u1 u2 u3; do
+  out=$(vfy smimesign "$P/users/$u@$D.pem" 2>&1)
+  case $out in *"certificate revoked"*) ;; *) conc_ok=0; echo "# $u: $out" ;; esac
+done
+[ $conc_ok = 1 ] && ok "... and all three are on the CRL" || not_ok "... and all three are on the CRL"
+ls "$P"/*.tmp.* "$P"/users/*.tmp.* >/dev/null 2>&1 && not_ok "no temporary files left" || ok "no temporary files left"
+
+# --- an interrupted init (no ca.pem) can be run again ------------------------
+R=$T/pki3
+"$CMAIL" pki init "$R" --domain $D >/dev/null 2>&1 && rm -f "$R/ca.pem"
+check "init again where an earlier init left no ca.pem" "$CMAIL" pki init "$R" --domain $D --user $A
+check "... and the result verifies" openssl verify -CAfile "$R/ca.pem" -crl_check -CRLfile "$R/crl.pem" \
+  "$R/server.pem" "$R/users/$A.pem"
+
 # --- options ----------------------------------------------------------------
 Q=$T/pki2
 check "init with --server-name --org --country --street --locality --postal-code --days" \
