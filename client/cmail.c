@@ -23,6 +23,7 @@ static const struct subcommand {
     const char *summary;
 } subcommands[] = {
     {"send", cmd_send, "deposit a certified message with a Cmail server (CMTP)"},
+    {"fetch", cmd_fetch, "retrieve certified and ordinary mail, answering receipt challenges (CPOP)"},
     {"pki", cmd_pki, "make a test PKI (init) or revoke a user's certificate (revoke)"},
     {"cert", cmd_cert, "check a certificate against RFC 3850 and Annex C (cert check)"},
     {"verify", cmd_verify, "verify a notice or a notice mail offline"},

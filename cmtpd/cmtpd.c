@@ -206,6 +206,8 @@ int     main(int argc, char **argv)
 	conf = cm_config_default_path();
     if ((proto.cf = cm_config_load(conf, err, sizeof(err))) == 0)
 	msg_fatal("%s", err);
+    if (*cm_config_str(proto.cf, "schema_directory"))
+	cm_schema_set_dir(cm_config_str(proto.cf, "schema_directory"));
     proto.hostname = cm_config_str(proto.cf, "myhostname");
     if (*proto.hostname == 0) {
 	if (gethostname(host, sizeof(host)) < 0)

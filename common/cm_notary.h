@@ -29,6 +29,15 @@
  *				const char *event, const char *const *details,
  *				size_t ndetails, CM_NOTARY_RECORD_RESULT *res,
  *				char *err, size_t errlen);
+ *	int	cm_notary_receipt(CM_NOTARY *nc, const char *envelope_id,
+ *				const char *address, int sealed_fd,
+ *				char **notice_r, size_t *notice_len_r,
+ *				char *err, size_t errlen);
+ *	int	cm_notary_answer(CM_NOTARY *nc, const char *envelope_id,
+ *				const char *address, const char *notice,
+ *				size_t notice_len, int sealed_fd,
+ *				int envelope_fd, CM_NOTARY_ANSWER_RESULT *res,
+ *				char *err, size_t errlen);
  *
  *	Codec, shared by the client and cmail-notary (cm_notary_msg.c):
  *
@@ -73,9 +82,10 @@
  * .fi
  *	File descriptors travel as one SCM_RIGHTS control message sent
  *	with the first byte of the frame (the length). Bulk data never
- *	travels through the socket: SEAL and UNSEAL carry exactly two
- *	descriptors, [0] to read the input from and [1] to write the
- *	output to; every other message carries none.
+ *	travels through the socket: SEAL, UNSEAL and ANSWER carry exactly
+ *	two descriptors, [0] to read the input from and [1] to write the
+ *	output to; RECEIPT carries one ([0], input); every other message
+ *	carries none.
  *
  *	A connection carries any number of requests, one at a time: the
  *	client sends a request and reads its reply before the next.
@@ -132,13 +142,49 @@
  *	[1]. Reply UNSEAL_OK: KEY_ID, BYTES_IN, BYTES_OUT.
  * .IP "RECORD (5): ENVELOPE_ID, EVENT, DETAIL*"
  *	EVENT is one of deposited, queued, relayed, transit, challenged,
- *	answered, receipt-sent, non-delivery; each DETAIL is one
+ *	answered, answer-refused, receipt-sent, non-delivery; each DETAIL is one
  *	"key=value" (key [a-z0-9_]{1,32}, printable value of at most 512
  *	bytes, keys unique, at most 16; e.g. queue_id=ABC123,
  *	recipient=bob@example.org, notice_sha256=...). The notary appends
  *	the row to the evidence journal (cm_evidence(3h)) and answers only
  *	after the SQLite commit is on disk. Reply RECORD_OK: SEQ (the row
  *	number), HASH (the row hash, 64 hex).
+ * .IP "RECEIPT (6): ENVELOPE_ID, ADDRESS; descriptor [0] sealed blob in"
+ *	For CPOP RETR (PROFILE.md sections 4 and 5). The notary unseals
+ *	the blob (as UNSEAL, into memory it never passes on), parses the
+ *	container's SignedDepositNotice, refuses unless ADDRESS is one of
+ *	its Entity addresses, builds that recipient's ReceiptNotice
+ *	(cm_notice_receipt_model(): Response emptied, EntityChallenge
+ *	added), signs it at the postmark with the server key (signature
+ *	1), journals "challenged" (recipient=ADDRESS, notice_sha256) and
+ *	replies RECEIPT_OK: NOTICE, the signed ReceiptNotice. The expected
+ *	answers never leave the notary.
+ * .IP "ANSWER (7): ENVELOPE_ID, ADDRESS, NOTICE; descriptors [0] sealed blob in, [1] ENVELOPE out"
+ *	For CPOP CHLG RESP. NOTICE is the recipient's SignedReceiptNotice.
+ *	The notary unseals the blob and accepts the notice only when:
+ *	cm_dsig_verify() with the configured trust_anchors and
+ *	crl_directory (loaded for each ANSWER, so revocation is current)
+ *	finds it valid with exactly two signatures; signature 1 is this
+ *	server's (its certificate's SHA-256 is the notary's); signature 2
+ *	(EntityChallenge) is by a certificate whose address is ADDRESS;
+ *	the notice's content with the Response removed is exactly the
+ *	ReceiptNotice of ADDRESS for THIS sealed message (same EnvelopeId,
+ *	hashes, Entity and challenge: another message's receipt is not
+ *	accepted); and the Response equals the sealed expected Response of
+ *	ADDRESS (cm_challenge_answer_equal(), constant time). Then it
+ *	countersigns (signature 3, DigitalPostmark), journals "answered"
+ *	(recipient, sender, notice_sha256), and only after that commit
+ *	writes the ENVELOPE to [1] and replies ANSWER_OK: NOTICE (the
+ *	countersigned SignedReceiptNotice), BYTES_OUT (ENVELOPE bytes
+ *	written), SENDER (the depositor: the address of the signature 2
+ *	certificate of the sealed SignedDepositNotice, when known) and SEQ
+ *	(the "answered" row). Answers are serialised: when the journal
+ *	already has an "answered" row for this envelope and recipient, a
+ *	notice that passes the same checks gets the ENVELOPE again, and the
+ *	reply carries NOTICE as given and no SEQ (nothing is signed or
+ *	journalled twice). A refused notice is journalled as
+ *	"answer-refused" (recipient, reason) and answered with ERROR
+ *	(CODE 'p'); [1] is then left untouched.
  * REPLIES
  *	A successful reply has type (request type | 0x80); a failure has
  *	type ERROR (0xff), one field ERROR: a one-line reason (at most
@@ -199,6 +245,8 @@
 #define CM_NOTARY_SEAL		3
 #define CM_NOTARY_UNSEAL	4
 #define CM_NOTARY_RECORD	5
+#define CM_NOTARY_RECEIPT	6
+#define CM_NOTARY_ANSWER	7
 #define CM_NOTARY_REPLY		0x80
 #define CM_NOTARY_ERROR		0xff
 
@@ -217,6 +265,8 @@
 #define CM_NF_VERSION		12	/* text, 1..64 */
 #define CM_NF_CERT_SHA256	13	/* 64 hex */
 #define CM_NF_CODE		14	/* 1 byte: 't' temporary, 'p' permanent */
+#define CM_NF_ADDRESS		15	/* text, 1..CM_ADDRESS_MAX */
+#define CM_NF_SENDER		16	/* text, 1..CM_ADDRESS_MAX */
 #define CM_NOTARY_TEMPORARY	't'
 #define CM_NOTARY_PERMANENT	'p'
 
@@ -264,6 +314,14 @@ typedef struct {
     char    hash[CM_EVIDENCE_HASH_LEN + 1];
 } CM_NOTARY_RECORD_RESULT;
 
+typedef struct {
+    char   *notice;			/* malloc()ed SignedReceiptNotice */
+    size_t  notice_len;
+    unsigned long long envelope_bytes;	/* written to envelope_fd */
+    char    sender[CM_ADDRESS_MAX + 1];	/* "" when unknown */
+    long long seq;			/* "answered" row, 0 if answered before */
+} CM_NOTARY_ANSWER_RESULT;
+
 typedef struct CM_NOTARY CM_NOTARY;
 
 /* Client. */
@@ -280,6 +338,12 @@ extern int cm_notary_unseal(CM_NOTARY *nc, const char *envelope_id, int in_fd, i
 extern int cm_notary_record(CM_NOTARY *nc, const char *envelope_id, const char *event,
 			            const char *const *details, size_t ndetails,
 			            CM_NOTARY_RECORD_RESULT *res, char *err, size_t errlen);
+extern int cm_notary_receipt(CM_NOTARY *nc, const char *envelope_id, const char *address,
+			             int sealed_fd, char **notice_r, size_t *notice_len_r,
+			             char *err, size_t errlen);
+extern int cm_notary_answer(CM_NOTARY *nc, const char *envelope_id, const char *address,
+			            const char *notice, size_t notice_len, int sealed_fd,
+			            int envelope_fd, CM_NOTARY_ANSWER_RESULT *res, char *err, size_t errlen);
 
 /* Codec. */
 extern void cm_notary_out_init(CM_NOTARY_OUT *o, int type, uint32_t id);

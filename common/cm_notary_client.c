@@ -329,3 +329,121 @@ int     cm_notary_record(CM_NOTARY *nc, const char *envelope_id, const char *eve
     cm_notary_msg_free(&r);
     return (ret);
 }
+
+/* nc_address_ok - a plausible address argument: printable, bounded */
+static int nc_address_ok(const char *address)
+{
+    size_t  len = address ? strlen(address) : 0;
+    size_t  i;
+
+    if (len == 0 || len > CM_ADDRESS_MAX)
+	return (0);
+    for (i = 0; i < len; i++)
+	if ((unsigned char) address[i] <= 0x20 || (unsigned char) address[i] >= 0x7f)
+	    return (0);
+    return (1);
+}
+
+/* nc_copy_notice - malloc()ed NUL-terminated copy of the NOTICE field */
+static char *nc_copy_notice(const CM_NOTARY_MSG *r, size_t *len_r)
+{
+    const CM_NOTARY_FIELD *f = cm_notary_get(r, CM_NF_NOTICE, 0);
+    char   *copy;
+
+    if (f == 0 || (copy = malloc(f->len + 1)) == 0)
+	return (0);
+    memcpy(copy, f->data, f->len);
+    copy[f->len] = 0;
+    if (len_r)
+	*len_r = f->len;
+    return (copy);
+}
+
+/* nc_wait_for - reply wait for a request that reads a regular input file */
+static int nc_wait_for(CM_NOTARY *nc, int in_fd)
+{
+    struct stat st;
+    int     wait_ms = nc->timeout_ms;
+
+    if (wait_ms > 0 && fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode))
+	wait_ms += (int) (st.st_size / (10 * 1024 * 1024) + 1) * 1000;
+    return (wait_ms);
+}
+
+/* cm_notary_receipt - the signed ReceiptNotice of address for a sealed blob */
+int     cm_notary_receipt(CM_NOTARY *nc, const char *envelope_id, const char *address,
+			          int sealed_fd, char **notice_r, size_t *notice_len_r,
+			          char *err, size_t errlen)
+{
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    int     ret;
+
+    *notice_r = 0;
+    if (!cm_seal_envelope_id_ok(envelope_id))
+	return (nc_refuse(nc, err, errlen, "bad envelope id"));
+    if (!nc_address_ok(address))
+	return (nc_refuse(nc, err, errlen, "bad address"));
+    cm_notary_out_init(&o, CM_NOTARY_RECEIPT, nc->next_id++);
+    cm_notary_out_str(&o, CM_NF_ENVELOPE_ID, envelope_id);
+    cm_notary_out_str(&o, CM_NF_ADDRESS, address);
+    cm_notary_out_fd(&o, sealed_fd);
+    ret = nc_call(nc, &o, nc_wait_for(nc, sealed_fd), &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    if ((*notice_r = nc_copy_notice(&r, notice_len_r)) == 0) {
+	snprintf(err, errlen, "notary: out of memory");
+	ret = -1;
+    }
+    cm_notary_msg_free(&r);
+    return (ret);
+}
+
+/* cm_notary_answer - submit a SignedReceiptNotice; ENVELOPE to envelope_fd */
+int     cm_notary_answer(CM_NOTARY *nc, const char *envelope_id, const char *address,
+			         const char *notice, size_t notice_len, int sealed_fd,
+			         int envelope_fd, CM_NOTARY_ANSWER_RESULT *res,
+			         char *err, size_t errlen)
+{
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    uint64_t bytes = 0, seq = 0;
+    int     ret;
+
+    memset(res, 0, sizeof(*res));
+    if (!cm_seal_envelope_id_ok(envelope_id))
+	return (nc_refuse(nc, err, errlen, "bad envelope id"));
+    if (!nc_address_ok(address))
+	return (nc_refuse(nc, err, errlen, "bad address"));
+    if (notice_len == 0 || notice_len > CM_NOTICE_MAX)
+	return (nc_refuse(nc, err, errlen, "notice empty or longer than CM_NOTICE_MAX"));
+    cm_notary_out_init(&o, CM_NOTARY_ANSWER, nc->next_id++);
+    cm_notary_out_str(&o, CM_NF_ENVELOPE_ID, envelope_id);
+    cm_notary_out_str(&o, CM_NF_ADDRESS, address);
+    cm_notary_out_add(&o, CM_NF_NOTICE, notice, notice_len);
+    cm_notary_out_fd(&o, sealed_fd);
+    cm_notary_out_fd(&o, envelope_fd);
+    ret = nc_call(nc, &o, nc_wait_for(nc, sealed_fd), &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    if (cm_notary_get_u64(&r, CM_NF_BYTES_OUT, &bytes) < 0
+	|| (cm_notary_get(&r, CM_NF_SEQ, 0) != 0
+	    && (cm_notary_get_u64(&r, CM_NF_SEQ, &seq) < 0 || seq == 0 || seq > INT64_MAX))
+	|| (cm_notary_get(&r, CM_NF_SENDER, 0) != 0
+	    && cm_notary_get_str(&r, CM_NF_SENDER, res->sender, sizeof(res->sender)) < 0)) {
+	snprintf(err, errlen, "notary: bad ANSWER reply");
+	cm_notary_msg_free(&r);
+	return (-1);
+    }
+    if ((res->notice = nc_copy_notice(&r, &res->notice_len)) == 0) {
+	snprintf(err, errlen, "notary: out of memory");
+	cm_notary_msg_free(&r);
+	return (-1);
+    }
+    res->envelope_bytes = bytes;
+    res->seq = (long long) seq;
+    cm_notary_msg_free(&r);
+    return (0);
+}

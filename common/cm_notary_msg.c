@@ -42,6 +42,8 @@ static const struct nf_limit {
     {CM_NF_VERSION, 1, 64, 1, "VERSION"},
     {CM_NF_CERT_SHA256, 64, 64, 1, "CERT_SHA256"},
     {CM_NF_CODE, 1, 1, 1, "CODE"},
+    {CM_NF_ADDRESS, 1, CM_ADDRESS_MAX, 1, "ADDRESS"},
+    {CM_NF_SENDER, 1, CM_ADDRESS_MAX, 1, "SENDER"},
     {0, 0, 0, 0, 0},
 };
 
@@ -56,7 +58,7 @@ static const struct nm_type {
     int     type;
     const char *name;
     int     nfds;
-    NM_ALLOW allow[4];
+    NM_ALLOW allow[6];
 } nm_types[] = {
     {CM_NOTARY_PING, "PING", 0, {{0, 0, 0}}},
     {CM_NOTARY_SIGN, "SIGN", 0, {{CM_NF_NOTICE, 1, 1}, {CM_NF_PLACE, 1, 1}, {0, 0, 0}}},
@@ -64,6 +66,10 @@ static const struct nm_type {
     {CM_NOTARY_UNSEAL, "UNSEAL", 2, {{CM_NF_ENVELOPE_ID, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_RECORD, "RECORD", 0, {{CM_NF_ENVELOPE_ID, 1, 1}, {CM_NF_EVENT, 1, 1},
 	    {CM_NF_DETAIL, 0, CM_EVIDENCE_DETAILS_MAX}, {0, 0, 0}}},
+    {CM_NOTARY_RECEIPT, "RECEIPT", 1, {{CM_NF_ENVELOPE_ID, 1, 1}, {CM_NF_ADDRESS, 1, 1},
+	    {0, 0, 0}}},
+    {CM_NOTARY_ANSWER, "ANSWER", 2, {{CM_NF_ENVELOPE_ID, 1, 1}, {CM_NF_ADDRESS, 1, 1},
+	    {CM_NF_NOTICE, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_PING | CM_NOTARY_REPLY, "PING_OK", 0, {{CM_NF_KEY_ID, 1, 1},
 	    {CM_NF_CERT_SHA256, 1, 1}, {CM_NF_VERSION, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_SIGN | CM_NOTARY_REPLY, "SIGN_OK", 0, {{CM_NF_NOTICE, 1, 1}, {0, 0, 0}}},
@@ -73,6 +79,9 @@ static const struct nm_type {
 	    {CM_NF_BYTES_IN, 1, 1}, {CM_NF_BYTES_OUT, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_RECORD | CM_NOTARY_REPLY, "RECORD_OK", 0, {{CM_NF_SEQ, 1, 1},
 	    {CM_NF_HASH, 1, 1}, {0, 0, 0}}},
+    {CM_NOTARY_RECEIPT | CM_NOTARY_REPLY, "RECEIPT_OK", 0, {{CM_NF_NOTICE, 1, 1}, {0, 0, 0}}},
+    {CM_NOTARY_ANSWER | CM_NOTARY_REPLY, "ANSWER_OK", 0, {{CM_NF_NOTICE, 1, 1},
+	    {CM_NF_BYTES_OUT, 1, 1}, {CM_NF_SENDER, 0, 1}, {CM_NF_SEQ, 0, 1}, {0, 0, 0}}},
     {CM_NOTARY_ERROR, "ERROR", 0, {{CM_NF_ERROR, 1, 1}, {CM_NF_CODE, 0, 1}, {0, 0, 0}}},
     {0, 0, 0, {{0, 0, 0}}},
 };

@@ -60,7 +60,9 @@
  *	owned by the model (cm_notice_free() frees them), or NULL for an
  *	absent optional attribute. Use cm_notice_set_str() to fill them.
  *	An empty Response is "" or NULL (both build an empty element);
- *	parsing an empty Response gives "".
+ *	parsing an empty Response gives "". Base64 text read from a
+ *	document has its whitespace (line breaks) removed; a digest must
+ *	decode to the size of its AlgorithmOID's hash.
  *
  *	Signatures are not part of the model: cm_notice_build() emits
  *	none; cm_notice_parse() skips ds:Signature elements where Annex A

@@ -135,6 +135,7 @@ int     cm_write_file_atomic(const char *path, const void *data, size_t len, int
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()) >= (int) sizeof(tmp))
 	return (-1);
+    (void) unlink(tmp);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
 	return (-1);
     if (fchmod(fd, (mode_t) mode) < 0)

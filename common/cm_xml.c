@@ -618,12 +618,23 @@ char   *cm_xml_serialize(xmlDocPtr doc, size_t *len)
     return (out);
 }
 
+static char schema_dir[PATH_MAX];	/* from cmail.conf, set once at start */
+
+/* cm_schema_set_dir - the schema directory named in cmail.conf */
+void    cm_schema_set_dir(const char *dir)
+{
+    snprintf(schema_dir, sizeof(schema_dir), "%s", dir ? dir : "");
+}
+
 /* cm_schema_path - where x1341-notices.xsd is */
 const char *cm_schema_path(void)
 {
     static _Thread_local char buf[PATH_MAX];
     const char *dir = getenv("CMAIL_SCHEMA_DIR");
     int     n;
+
+    if ((dir == 0 || *dir == 0) && schema_dir[0])
+	dir = schema_dir;
 
     if (dir != 0 && *dir != 0) {
 	n = snprintf(buf, sizeof(buf), "%s/x1341-notices.xsd", dir);

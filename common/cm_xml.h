@@ -39,7 +39,9 @@
  *	no added indentation (signatures depend on exact whitespace).
  *
  *	cm_schema_path() is $CMAIL_SCHEMA_DIR/x1341-notices.xsd when that
- *	variable is set (tests, uninstalled use), else the installed copy.
+ *	variable is set (tests, uninstalled use), else the directory given
+ *	to cm_schema_set_dir() (cmail.conf's schema_directory, set by each
+ *	daemon at start, before threads), else the installed copy.
  *--*/
 #include <stddef.h>
 #include <libxml/tree.h>
@@ -53,5 +55,6 @@ extern xmlDocPtr cm_xml_parse(const char *data, size_t len, char *err, size_t er
 extern int cm_xml_validate(xmlDocPtr doc, const char *xsd_path, char *err, size_t errlen);
 extern char *cm_xml_serialize(xmlDocPtr doc, size_t *len);
 extern const char *cm_schema_path(void);
+extern void cm_schema_set_dir(const char *dir);
 
 #endif

@@ -51,6 +51,7 @@ typedef struct {
 /* Per-message state. */
 typedef struct {
     int     injection;			/* {daemon_name} is the injection name */
+    char    client[64];			/* {client_addr}, for the log */
     int     failed;			/* internal error: tempfail at the end */
     char    why_failed[128];
     char  **rcpts;			/* injection: bare envelope recipients */
@@ -138,7 +139,7 @@ static sfsistat cmm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     want = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH
 	| SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_BODY;
     if ((f0 & SMFIF_SETSYMLIST)
-	&& smfi_setsymlist(ctx, SMFIM_ENVFROM, "{daemon_name}") == MI_SUCCESS
+	&& smfi_setsymlist(ctx, SMFIM_ENVFROM, "{daemon_name} {client_addr}") == MI_SUCCESS
 	&& smfi_setsymlist(ctx, SMFIM_EOM, "i") == MI_SUCCESS) {
 	*pf0 |= SMFIF_SETSYMLIST;
 	want |= SMFIP_NOCONNECT;
@@ -166,6 +167,7 @@ static sfsistat cmm_envfrom(SMFICTX *ctx, char **argv)
 {
     CMM_CONN *c = conn_get(ctx);
     const char *daemon = smfi_getsymval(ctx, "{daemon_name}");
+    const char *client = smfi_getsymval(ctx, "{client_addr}");
 
     (void) argv;
     if (c == 0)
@@ -175,6 +177,7 @@ static sfsistat cmm_envfrom(SMFICTX *ctx, char **argv)
 	return (no_reply(c, SMFIP_NR_MAIL));
     c->msg->injection = daemon != 0 && strcmp(daemon, cmm_settings.injection_name) == 0;
     cmm_scan_init(&c->msg->scan, CM_SEALED_TYPE);
+    cmm_reply_text(c->msg->client, sizeof(c->msg->client), client ? client : "local");
     return (no_reply(c, SMFIP_NR_MAIL));
 }
 
@@ -397,14 +400,16 @@ static sfsistat cmm_eom(SMFICTX *ctx)
 	if (!m->seen_sealed) {
 	    ret = SMFIS_CONTINUE;		/* ordinary mail: untouched */
 	} else {
-	    msg_info("%s: reject: sealed Cmail part in a message without Cmail headers", q);
+	    msg_info("%s: reject: sealed Cmail part in a message without Cmail headers; "
+		     "client=%s", q, m->client);
 	    ret = set_reply(ctx, CMM_REJECT, "sealed Cmail part in a message that is not "
 			    "a Cmail stored form");
 	}
 	goto done;
     }
     if (precheck(m, &action, why, sizeof(why)) < 0) {
-	msg_info("%s: %s: %s", q, action == CMM_REJECT ? "reject" : "tempfail", why);
+	msg_info("%s: %s: %s; client=%s", q, action == CMM_REJECT ? "reject" : "tempfail", why,
+		 m->client);
 	ret = set_reply(ctx, action, why);
 	goto done;
     }
@@ -428,8 +433,8 @@ static sfsistat cmm_eom(SMFICTX *ctx)
 	ret = SMFIS_ACCEPT;
 	break;
     case CMM_REJECT:
-	msg_info("%s: %s%s%sreject: %s", q, res.envelope_id[0] ? "envelope " : "",
-		 res.envelope_id, res.envelope_id[0] ? ": " : "", res.reason);
+	msg_info("%s: %s%s%sreject: %s; client=%s", q, res.envelope_id[0] ? "envelope " : "",
+		 res.envelope_id, res.envelope_id[0] ? ": " : "", res.reason, m->client);
 	ret = set_reply(ctx, CMM_REJECT, res.reason);
 	break;
     default:

@@ -11,9 +11,10 @@
  *	so that a genuine message is never refused because of a hiccup.
  *	The notary is asked for its seal key id first (PING), so a blob
  *	sealed under another key is refused with that reason before any
- *	UNSEAL; an UNSEAL that the notary then answers with an error means
- *	the blob was edited (authentication failed), unless the reason is
- *	an I/O or resource problem. The recipients are compared with the
+ *	UNSEAL; an UNSEAL that the notary then refuses permanently (ERROR
+ *	with CODE 'p', cm_notary_error_temporary() == 0) means the blob was
+ *	edited (authentication failed); a temporary ERROR (I/O on the
+ *	descriptors, resources) or a transport failure is a tempfail. The recipients are compared with the
  *	Entity elements of Type "to" and "cc" (PROFILE.md: one per
  *	recipient; a "from" Entity is not a recipient).
  *--*/
@@ -74,20 +75,6 @@ int     cmm_tempfile(const CMM_SETTINGS *set, FILE **fp_r, char *err, size_t err
 	return (-1);
     }
     *fp_r = fp;
-    return (0);
-}
-
-/* unseal_failure_is_ours - an UNSEAL error caused by I/O or resources */
-static int unseal_failure_is_ours(const char *err)
-{
-    static const char *const ours[] = {
-	"read:", "write:", "out of memory", "initialisation", "descriptor", 0,
-    };
-    const char *const *p;
-
-    for (p = ours; *p; p++)
-	if (strstr(err, *p))
-	    return (1);
     return (0);
 }
 
@@ -240,8 +227,8 @@ void    cmm_verify(const CMM_SETTINGS *set, FILE *msg, const CMM_VERIFY_REQ *req
     }
     if (cm_notary_unseal(nc, res->envelope_id, fileno(sealed), fileno(plain), &stats,
 			 err, sizeof(err)) < 0) {
-	/* A notary that still answers PING refused the blob itself. */
-	if (unseal_failure_is_ours(err) || cm_notary_ping(nc, 0, why, sizeof(why)) < 0)
+	/* Permanent: the notary refused the blob itself (CODE 'p'). */
+	if (cm_notary_error_temporary(nc))
 	    outcome(res, CMM_TEMPFAIL, "%s", err);
 	else
 	    outcome(res, CMM_REJECT, "the seal does not verify: %s", err);

@@ -355,6 +355,8 @@ int     main(int argc, char **argv)
 	config_path = cm_config_default_path();
     if ((cf = cm_config_load(config_path, err, sizeof(err))) == 0)
 	msg_fatal("%s", err);
+    if (*cm_config_str(cf, "schema_directory"))
+	cm_schema_set_dir(cm_config_str(cf, "schema_directory"));
     notary.cf = cf;
     if ((threads = cm_config_int(cf, "notary_threads")) < 1 || threads > 64)
 	msg_fatal("notary_threads must be 1..64, not %lld", threads);

@@ -49,6 +49,7 @@
 #     POSTFIX_CONF POSTFIX_LOG POSTFIX_SMTP_PORT
 #
 # Functions (each documented where it is defined):
+#     mta_init                          layout, checks, cleanup hook (implicit)
 #     mta_users USER[:PASS]...          create mailbox users
 #     dovecot_start / postfix_start     start the instances
 #     postfix_reload                    after a main.cf/master.cf change
