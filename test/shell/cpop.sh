@@ -32,7 +32,7 @@ P=$T/pki
 chmod 0755 "$P" "$P/users"
 mkdir -p "$T/run" "$T/spool" "$T/notary" "$T/out" "$T/keys" "$T/modules" "$T/w"
 chmod 0755 "$T/run" "$T/modules"
-chown nobody "$T/spool" "$T/notary"
+chown nobody "$T/spool" "$T/notary" "$T/run"
 "$NOTARY" -G "$T/keys/seal.key" >/dev/null
 install -m 0600 -o nobody "$P/server.key" "$T/keys/tls.key"
 install -m 0644 "$PLUGIN" "$T/modules/lib95_cmail_plugin.so"
@@ -64,9 +64,11 @@ chmod 0644 "$T/broken.conf"
 
 "$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
 NOTARY_PID=$!
-cm_on_exit "kill $NOTARY_PID 2>/dev/null"
+cm_on_exit "kill $NOTARY_PID 2>/dev/null; sed 's/^/# notary: /' $T/notary.log | tail -40 >&2"
 for i in $(seq 50); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
-check "cmail-notary is up" test -S "$T/run/notary.sock"
+if [ -S "$T/run/notary.sock" ]; then ok "cmail-notary is up"; else
+  not_ok "cmail-notary is up"; sed 's/^/# /' "$T/notary.log"; cm_done; exit 1
+fi
 # pop3 runs as the mail user; the notary socket is 0660 for its own user.
 chmod 0666 "$T/run/notary.sock"
 

@@ -84,6 +84,17 @@ for i in $(seq 100); do [ -S "$MSOCK" ] && break; sleep 0.1; done
 check "the milter listens on its unix socket" test -S "$MSOCK"
 check_output "the socket has milter_socket_mode 0666" "^666$" stat -c %a "$MSOCK"
 
+# A second milter on a TCP socket, with a tiny message_size_limit (it buffers at most
+# 4/3 of it plus 1 MB of a message that may be a stored form).
+mta_free_port SMALL_MILTER_PORT && mta_free_port SMALL_PORT ||
+    { not_ok "no free port"; cm_done; exit 1; }
+{ cat "$T/cmail.conf"; echo "message_size_limit = 1000"; } >"$T/small.conf"
+"$MILTER" -f -c "$T/small.conf" -p "inet:$SMALL_MILTER_PORT@127.0.0.1" -L "$T/small.log" \
+    >"$T/small.out" 2>&1 &
+SMALL_PID=$!
+cm_on_exit 'kill $SMALL_PID 2>/dev/null; wait $SMALL_PID 2>/dev/null'
+check "a second milter listens on inet:$SMALL_MILTER_PORT@127.0.0.1" mta_wait_port "$SMALL_MILTER_PORT"
+
 # --- Postfix with the milter on the public and the injection listener ------------
 mta_free_port INJ_PORT || { not_ok "no free port"; cm_done; exit 1; }
 POSTFIX_EXTRA_MAIN="smtpd_milters = unix:$MSOCK
@@ -91,7 +102,9 @@ non_smtpd_milters = unix:$MSOCK
 milter_default_action = tempfail"
 POSTFIX_EXTRA_MASTER="127.0.0.1:$INJ_PORT inet n - n - - smtpd
   -o milter_macro_daemon_name=cmail-inject
-  -o smtpd_milters=unix:$MSOCK"
+  -o smtpd_milters=unix:$MSOCK
+127.0.0.1:$SMALL_PORT inet n - n - - smtpd
+  -o smtpd_milters=inet:127.0.0.1:$SMALL_MILTER_PORT"
 check "mta_users alice bob carol" mta_users alice bob carol
 if [ -n "$HAVE_DOVECOT" ]; then
     check "Dovecot starts" dovecot_start
@@ -281,8 +294,11 @@ expect_reply "a genuine stored form passes the public listener (verified)" "^250
 milter_log_has "... logged as verified" "envelope $ENVID: verified stored form passed"
 n=$(grep -c "envelope $ENVID: verified stored form passed" "$T/milter.log")
 sendmail -C "$POSTFIX_CONF" -f alice@example.org bob@example.org <"$T/stored.eml"
-if mta_wait_log "$T/milter.log" "envelope $ENVID: verified stored form passed" 10 &&
-    [ "$(grep -c "envelope $ENVID: verified stored form passed" "$T/milter.log")" -gt "$n" ]; then
+for i in $(seq 100); do
+    [ "$(grep -c "envelope $ENVID: verified stored form passed" "$T/milter.log")" -gt "$n" ] && break
+    sleep 0.1
+done
+if [ "$(grep -c "envelope $ENVID: verified stored form passed" "$T/milter.log")" -gt "$n" ]; then
     ok "a genuine stored form submitted with sendmail(1) is verified and passes (non_smtpd_milters)"
 else
     not_ok "a genuine stored form submitted with sendmail(1) was not verified"
@@ -372,6 +388,17 @@ expect_reply "a stored form of $(($(stat -c %s "$T/big.eml") / 1000000)) MB is a
     "^250 .*queued as"
 check_output "... and journalled queued" "queued .*queue_id=$(qid_of)" \
     "$CMAIL" evidence show "$ENVID3" --db "$T/evidence.db"
+
+# The milter with message_size_limit = 1000: a small stored form still verifies, the big
+# one is refused without being buffered whole; ordinary mail of any size is not buffered.
+send alice@example.org bob@example.org "$T/stored.eml" "127.0.0.1:$SMALL_PORT"
+expect_reply "through the TCP milter a genuine stored form passes" "^250 .*queued as"
+send alice@example.org bob@example.org "$T/big.eml" "127.0.0.1:$SMALL_PORT"
+expect_reply "a stored form over 4/3 message_size_limit + 1 MB is refused 5.7.1" \
+    "^550 5\.7\.1 .*too large to verify"
+{ sed -n '1,/^$/p' "$T/plain.eml"; head -c 3000000 /dev/urandom | base64 -w 76; } >"$T/plain-big.eml"
+send carol@example.org bob@example.org "$T/plain-big.eml" "127.0.0.1:$SMALL_PORT"
+expect_reply "... while an ordinary 4 MB message passes (scanned, not buffered)" "^250 .*queued as"
 
 # --- a notary that does not answer: tempfail, never accept ----------------------
 kill "$NOTARY_PID"; wait "$NOTARY_PID" 2>/dev/null
