@@ -1,0 +1,114 @@
+# test/shell/lib_cmail.sh - a whole Cmail server for integration tests and benchmarks
+#
+# Source it after lib.sh and lib_mta.sh. cmail_stack_start builds, under $T: a test
+# PKI (users alice, bob, carol @example.org unless CMAIL_USERS says otherwise), a
+# seal key, cmail.conf, and starts cmail-notary (dropping to nobody), cmail-milter,
+# Dovecot (LMTP mailboxes) and a private Postfix with cmtpd as a spawn(8) service on
+# $CMTP_PORT and the injection listener (with the milter) on $INJ_PORT. Everything
+# is stopped at exit. Extra main.cf/master.cf lines: CMAIL_EXTRA_MAIN/CMAIL_EXTRA_MASTER.
+#
+# Exported: P (the PKI directory), CMTP_PORT, INJ_PORT, CMAIL_CONF, MILTER_PID,
+# NOTARY_PID; functions cmail_send_as FROM [cmail send options...] MESSAGE,
+# cmail_start_milter, cmail_evidence.
+
+CMTPD=$top_builddir/cmtpd/cmtpd
+NOTARY=$top_builddir/notary/cmail-notary
+MILTER=$top_builddir/milter/cmail-milter
+: "${CMAIL_USERS:=alice bob carol}"
+: "${CMAIL_EXTRA_MAIN:=}"
+: "${CMAIL_EXTRA_MASTER:=}"
+
+# cmail_stack_missing: print what is missing to run a stack (empty when all is there)
+cmail_stack_missing() {
+  local p
+  [ "$(id -u)" -eq 0 ] || { echo "root (private Postfix and Dovecot)"; return; }
+  for p in "$CMTPD" "$NOTARY" "$MILTER" /usr/sbin/postfix /usr/sbin/dovecot; do
+    [ -x "$p" ] || { echo "$p"; return; }
+  done
+}
+
+# cmail_start_milter: (re)start cmail-milter on $T/run/milter.sock
+cmail_start_milter() {
+  local i
+  "$MILTER" -f -p "unix:$T/run/milter.sock" -c "$CMAIL_CONF" -L "$T/milter.log" >>"$T/milter.out" 2>&1 &
+  MILTER_PID=$!
+  cm_on_exit "kill $MILTER_PID 2>/dev/null"
+  for i in $(seq 50); do [ -S "$T/run/milter.sock" ] && break; sleep 0.1; done
+  chmod 0666 "$T/run/milter.sock"
+}
+
+# cmail_stack_start: everything above; returns non-zero with a diagnostic on failure
+cmail_stack_start() {
+  local u users="" i
+  mta_init || return 1
+  P=$T/pki
+  for u in $CMAIL_USERS; do users="$users --user $u@example.org"; done
+  "$CMAIL" pki init "$P" --domain example.org $users >/dev/null || return 1
+  chmod 0755 "$P" "$P/users"
+  mkdir -p "$T/run" "$T/spool" "$T/notary" "$T/out" "$T/keys"
+  chmod 0755 "$T/run"
+  chown nobody "$T/run" "$T/spool" "$T/notary"
+  "$NOTARY" -G "$T/keys/seal.key" >/dev/null || return 1
+  install -m 0600 -o nobody "$P/server.key" "$T/keys/tls.key"
+  touch "$T/cmtpd.log" && chown nobody "$T/cmtpd.log"
+  mta_free_port CMTP_PORT || return 1
+  mta_free_port INJ_PORT || return 1
+  CMAIL_CONF=$T/cmail.conf
+  cat > "$CMAIL_CONF" <<EOC
+myhostname = mail.example.org
+local_domains = example.org
+server_certificate = $P/server.pem
+server_key = $P/server.key
+seal_key = $T/keys/seal.key
+tls_certificate = $P/server.pem
+tls_key = $T/keys/tls.key
+trust_anchors = $P/ca.pem
+crl_directory = $P/crl.pem
+certificate_directory = $P/users
+notary_socket = $T/run/notary.sock
+notary_user = nobody
+evidence_database = $T/notary/evidence.db
+spool_directory = $T/spool
+injection_address = 127.0.0.1:$INJ_PORT
+milter_socket = unix:$T/run/milter.sock
+milter_injection_name = cmail-inject
+smtp_timeout = 30
+schema_directory = $CMAIL_SCHEMA_DIR
+EOC
+  chmod 0644 "$CMAIL_CONF"
+  "$NOTARY" -f -c "$CMAIL_CONF" >"$T/notary.log" 2>&1 &
+  NOTARY_PID=$!
+  cm_on_exit "kill $NOTARY_PID 2>/dev/null"
+  cmail_start_milter
+  for i in $(seq 50); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
+  [ -S "$T/run/notary.sock" ] || { mta_diag "cmail-notary did not start"; sed 's/^/#   /' "$T/notary.log" >&2; return 1; }
+  [ -S "$T/run/milter.sock" ] || { mta_diag "cmail-milter did not start"; sed 's/^/#   /' "$T/milter.out" >&2; return 1; }
+  mta_users $CMAIL_USERS || return 1
+  dovecot_start || return 1
+  POSTFIX_EXTRA_MAIN="smtpd_milters = unix:$T/run/milter.sock
+non_smtpd_milters = unix:$T/run/milter.sock
+milter_default_action = tempfail
+$CMAIL_EXTRA_MAIN"
+  POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n n n - - spawn
+  user=nobody argv=$CMTPD -c $CMAIL_CONF -L $T/cmtpd.log
+127.0.0.1:$INJ_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/cmail-inject
+  -o milter_macro_daemon_name=cmail-inject
+  -o smtpd_milters=unix:$T/run/milter.sock
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+$CMAIL_EXTRA_MASTER"
+  postfix_start || return 1
+  mta_wait_port "$CMTP_PORT" 10
+  export P CMTP_PORT INJ_PORT CMAIL_CONF
+}
+
+# cmail_send_as USER [options...] MESSAGE: cmail send from USER@example.org to the stack
+cmail_send_as() {
+  local u=$1; shift
+  "$CMAIL" send --server "127.0.0.1:$CMTP_PORT" --server-name mail.example.org \
+    --from "$u@example.org" --cert "$P/users/$u@example.org.pem" --key "$P/users/$u@example.org.key" \
+    --ca "$P/ca.pem" --crl "$P/crl.pem" --timeout 60 "$@"
+}
+
+# cmail_evidence ARGS...: cmail evidence on the stack's journal
+cmail_evidence() { "$CMAIL" evidence "$@" --db "$T/notary/evidence.db"; }
