@@ -93,6 +93,35 @@ tls
 eof
 EOS
 
+# playT NAME: like play, against cmtpd in implicit TLS mode (-T)
+playT() {
+  if "$PLAY" --ca "$P/ca.pem" -- "$CMTPD" -T -c "$T/cmail.conf" -L "$T/cmtpd.log" >"$T/.play" 2>&1; then
+    ok "$1"
+  else
+    not_ok "$1"; sed 's/^/# /' "$T/.play"; tail -5 "$T/cmtpd.log" | sed 's/^/# cmtpd: /'
+  fi
+}
+playT "implicit TLS (-T): TLS from the first byte, then CELO without STARTTLS; pipelined MAIL and RCPTs" <<'EOS'
+tls
+< 220 CMTP
+> CELO client.example.org
+< 250 DeliveryType CertifiedMail
+> DELV CertifiedMail
+< 250
+> MAIL FROM:<alice@example.org>
+> RCPT TO:<bob@example.org>
+> RCPT TO:<nobody@example.org>
+> RCPT TO:<carol@example.org>
+> NOOP
+< 250 ^OK$
+< 250 ^OK$
+< 550 Invalid email address
+< 250 ^OK$
+< 250
+> QUIT
+< 221
+EOS
+
 play "DELV: before CELO, no argument, unknown type, MAIL without DELV points to port 25" <<'EOS'
 < 220
 > STARTTLS

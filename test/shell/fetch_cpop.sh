@@ -31,7 +31,7 @@ P=$T/pki
 chmod 0755 "$P" "$P/users"
 mkdir -p "$T/run" "$T/spool" "$T/notary" "$T/out" "$T/keys" "$T/modules" "$T/bob" "$T/bob2"
 chmod 0755 "$T/run" "$T/modules"
-chown nobody "$T/spool" "$T/notary"
+chown nobody "$T/spool" "$T/notary" "$T/run"
 "$NOTARY" -G "$T/keys/seal.key" >/dev/null
 install -m 0600 -o nobody "$P/server.key" "$T/keys/tls.key"
 install -m 0644 "$PLUGIN" "$T/modules/lib95_cmail_plugin.so"
