@@ -12,6 +12,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 
 #include "cm_log.h"
 #include "cm_xml.h"
@@ -48,6 +49,7 @@ int     main(int argc, char **argv)
     const struct subcommand *sc;
 
     cm_log_init("cmail", CM_LOG_STDERR);
+    signal(SIGPIPE, SIG_IGN);		/* a peer that hangs up is an error, not a kill */
     if (argc < 2) {
 	usage(stderr);
 	return (CMAIL_EX_USAGE);

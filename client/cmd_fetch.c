@@ -6,8 +6,8 @@
  * SYNOPSIS
  *	cmail fetch --server HOST:PORT --user NAME [--password-file FILE]
  *		--cert FILE --key FILE --ca FILE [--crl FILE|DIR]
- *		(--out DIR | --list) [--implicit-tls] [--server-name NAME]
- *		[--tls-ca FILE] [--timeout SECONDS]
+ *		(--out DIR | --list) [--delete] [--implicit-tls]
+ *		[--server-name NAME] [--tls-ca FILE] [--timeout SECONDS]
  * DESCRIPTION
  *	PROFILE.md sections 4-6, steps p1-p4: POP3 (RFC 1939) with STLS
  *	(or implicit TLS with --implicit-tls), the server verified against
@@ -37,7 +37,9 @@
  *
  *	Each ordinary message: RETR n, written to DIR/n.eml as the server
  *	sent it (dot-unstuffed, CRLF line ends). Nothing is deleted from
- *	the server.
+ *	the server unless --delete is given: then each message written
+ *	(or found already fetched) is marked with DELE, which the server
+ *	carries out at QUIT; a message that failed stays.
  *
  *	--list prints one line per message: number, size, and
  *	CertifiedMail for certified messages.
@@ -85,13 +87,14 @@
 #define FETCH_NOTICE_B64_MAX ((size_t) CM_NOTICE_MAX / 3 * 4 + CM_NOTICE_MAX / 19 + 16)
 #define FETCH_REPLY_MAX	512		/* server text kept for messages */
 #define FETCH_SCAN_MAX	100000		/* files of DIR looked at */
+#define FETCH_CAPA_MAX	1000		/* CAPA lines */
 #define SIGNED_SUFFIX	".signed-receipt.xml"
 #define PENDING_SUFFIX	".pending-receipt.xml"
 
 typedef struct {
     const char *server, *server_name, *user, *password_file, *cert_file, *key_file, *ca, *crl, *out;
     const char *tls_ca;			/* TLS trust anchors, default ca */
-    int     list_only, implicit_tls, timeout;
+    int     list_only, implicit_tls, timeout, delete;
     char   *password;
     X509   *cert;
     EVP_PKEY *key;
@@ -109,13 +112,14 @@ static int fetch_usage(FILE *fp, int status)
 {
     fprintf(fp, "usage: cmail fetch --server HOST:PORT --user NAME [--password-file FILE]\n"
 	    "                   --cert FILE --key FILE --ca FILE [--crl FILE|DIR]\n"
-	    "                   (--out DIR | --list) [--implicit-tls] [--server-name NAME]\n"
-	    "                   [--tls-ca FILE] [--timeout SECONDS]\n\n"
+	    "                   (--out DIR | --list) [--delete] [--implicit-tls]\n"
+	    "                   [--server-name NAME] [--tls-ca FILE] [--timeout SECONDS]\n\n"
 	    "Fetch mail over CPOP (POP3 with TLS, ITU-T X.1341). For each certified\n"
 	    "message the server's receipt notice is verified, its challenge answered and\n"
 	    "signed with --key; the ENVELOPE is decrypted and checked against the notice,\n"
 	    "then DIR/ENVID.eml (the message) and DIR/ENVID.signed-receipt.xml are\n"
-	    "written. Ordinary messages go to DIR/N.eml. Nothing is deleted on the server.\n"
+	    "written. Ordinary messages go to DIR/N.eml. Messages stay on the server unless\n"
+	    "--delete is given (then each one written is deleted at the end of the session).\n"
 	    "Messages answered before are decrypted with the receipt notice kept in DIR.\n"
 	    "--list only lists: number, size, CertifiedMail.\n"
 	    "The password is the first line of --password-file, or $CMAIL_PASSWORD.\n"
@@ -269,13 +273,13 @@ static int body(FETCH *f, FILE *fp, CM_HASH *h, char **mem, size_t *mem_len, siz
     }
 }
 
-/* session_open - connect, TLS, greeting, CAPA, USER, PASS */
+/* session_open - connect, TLS, greeting, USER, PASS, CAPA */
 static int session_open(FETCH *f)
 {
     SSL_CTX *ctx;
     char    host[256];
     const char *name = f->server_name;
-    int     ret = 0, r;
+    int     ret = 0, r, n;
 
     if ((f->fd = cm_connect(f->server, f->timeout, f->err, sizeof(f->err))) < 0)
 	return (FETCH_EX_TEMP);
@@ -307,10 +311,15 @@ static int session_open(FETCH *f)
     SSL_CTX_free(ctx);
     if (ret)
 	return (ret);
+    if ((r = command(f, "USER %s", f->user)) != 1)
+	return (r < 0 ? FETCH_EX_TEMP : refused(f, "USER"));
+    if ((r = command(f, "PASS %s", f->password)) != 1)
+	return (r < 0 ? FETCH_EX_TEMP : refused(f, "the login (PASS)"));
+    /* After login: Dovecot's plugin is not in the pre-login process. */
     if ((r = command(f, "CAPA")) < 0)
 	return (FETCH_EX_TEMP);
     if (r == 1) {
-	for (;;) {
+	for (n = 0;; n++) {
 	    int     too_long;
 
 	    if (cm_stream_getline(f->st, f->line, FETCH_LINE_MAX, &too_long) < 0) {
@@ -319,14 +328,14 @@ static int session_open(FETCH *f)
 	    }
 	    if (strcmp(f->line, ".") == 0)
 		break;
+	    if (n >= FETCH_CAPA_MAX) {
+		snprintf(f->err, sizeof(f->err), "more than %d CAPA lines", FETCH_CAPA_MAX);
+		return (CMAIL_EX_FAIL);
+	    }
 	    if (!too_long && cm_pop3_capa_cmail(f->line))
 		f->cmail = 1;
 	}
     }
-    if ((r = command(f, "USER %s", f->user)) != 1)
-	return (r < 0 ? FETCH_EX_TEMP : refused(f, "USER"));
-    if ((r = command(f, "PASS %s", f->password)) != 1)
-	return (r < 0 ? FETCH_EX_TEMP : refused(f, "the login (PASS)"));
     return (0);
 }
 
@@ -704,6 +713,15 @@ static int run(FETCH *f)
 	    continue;
 	}
 	r = l[i].certified ? fetch_certified(f, l[i].num) : fetch_ordinary(f, l[i].num);
+	if (r == 0 && f->delete) {
+	    if ((r = command(f, "DELE %lu", l[i].num)) < 0) {
+		r = FETCH_EX_TEMP;
+	    } else if (r == 0) {
+		fprintf(stderr, "cmail fetch: note: message %lu stays on the server: %s\n", l[i].num, f->reply);
+	    } else {
+		r = 0;
+	    }
+	}
 	if (r != 0) {
 	    fprintf(stderr, "cmail fetch: %s\n", f->err);
 	    f->err[0] = 0;
@@ -736,6 +754,7 @@ int     cmd_fetch(int argc, char **argv)
 	{"tls-ca", required_argument, 0, 'L'},
 	{"out", required_argument, 0, 'o'},
 	{"list", no_argument, 0, 'l'},
+	{"delete", no_argument, 0, 'D'},
 	{"implicit-tls", no_argument, 0, 'I'},
 	{"timeout", required_argument, 0, 'T'},
 	{"help", no_argument, 0, 'h'},
@@ -762,6 +781,7 @@ int     cmd_fetch(int argc, char **argv)
 	case 'L': f.tls_ca = optarg; break;
 	case 'o': f.out = optarg; break;
 	case 'l': f.list_only = 1; break;
+	case 'D': f.delete = 1; break;
 	case 'I': f.implicit_tls = 1; break;
 	case 'T': f.timeout = atoi(optarg); break;
 	case 'h': return (fetch_usage(stdout, CMAIL_EX_OK));
@@ -769,7 +789,7 @@ int     cmd_fetch(int argc, char **argv)
 	}
     }
     if (optind != argc || !f.server || !f.user || !f.cert_file || !f.key_file || !f.ca
-	|| f.timeout <= 0 || (!f.out && !f.list_only))
+	|| f.timeout <= 0 || (!f.out && !f.list_only) || (f.delete && f.list_only))
 	return (fetch_usage(stderr, CMAIL_EX_USAGE));
     if (strpbrk(f.user, "\r\n") || strlen(f.user) > 255) {
 	fprintf(stderr, "cmail fetch: invalid --user\n");

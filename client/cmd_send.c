@@ -216,6 +216,10 @@ static int session_open(SEND *s)
 	else if (ret == 0 && r.code != 220)
 	    ret = reply_status(s, &r, "STARTTLS");
 	cm_reply_free(&r);
+	if (ret == 0 && cm_stream_buffered(s->st) > 0) {
+	    snprintf(s->err, sizeof(s->err), "server sent data before the TLS handshake");
+	    ret = CMAIL_EX_FAIL;
+	}
 	if (ret == 0 && cm_stream_starttls(s->st, ctx, 0, name, s->err, sizeof(s->err)) < 0)
 	    ret = CMAIL_EX_FAIL;
     }

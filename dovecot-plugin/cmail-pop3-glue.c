@@ -22,11 +22,16 @@
  *
  *	cmail_pop3_glue_attach() (from the client-created hook, before
  *	pop3 adds its input handler) installs cmail_pop3_output() as the
- *	flush callback and a zero timeout that, on the next ioloop run and
- *	before any input event is handled (the ioloop runs timeouts
- *	first), swaps pop3's input handler for cmail_pop3_input() and
- *	raises the input line limit for CHLG RESP. A session whose
- *	configuration is broken is refused there.
+ *	flush callback. The input handler does not exist yet at that
+ *	point; pop3 adds it in client_create_finish() and may run it in
+ *	the same ioloop pass (input that pop3-login handed over is marked
+ *	pending). The swap for cmail_pop3_input() (and the larger input
+ *	line limit CHLG RESP needs) is therefore done by
+ *	cmail_pop3_glue_namespaces(), called from the
+ *	mail_namespaces_created hook, which pop3 runs after
+ *	client_create_finish() and before it returns to the ioloop; a zero
+ *	timeout does the same as a fallback and refuses a session whose
+ *	configuration is broken.
  *
  *	cmail_pop3_input(), cmail_pop3_handle_input() and
  *	cmail_pop3_output() mirror pop3's client_input(),
@@ -43,6 +48,7 @@
 #include "istream.h"
 #include "ostream.h"
 #include "str.h"
+#include "mail-user.h"
 #include "pop3-common.h"
 #include "pop3-client.h"
 #include "pop3-commands.h"
@@ -156,6 +162,9 @@ static void cmail_pop3_take_input(struct client *client)
     struct cmail_pop3_client *cctx = cmail_pop3_client_get(client);
 
     timeout_remove(&cctx->to_attach);
+    if (cctx->input_taken)
+	return;
+    cctx->input_taken = 1;
     if (cctx->config_error != NULL) {
 	i_error("cmail: %s", cctx->config_error);
 	client_send_line(client, "-ERR [SYS/TEMP] Certified mail is not available: "
@@ -163,6 +172,8 @@ static void cmail_pop3_take_input(struct client *client)
 	client_disconnect(client, "cmail: configuration error");
 	return;
     }
+    if (client->user->mail_debug)
+	i_debug("cmail: taking over pop3 input (io %s)", client->io != NULL ? "set" : "throttled");
     i_stream_set_max_buffer_size(client->input, CMAIL_POP3_LINE_MAX);
     /* client_create_finish() may have wrapped the streams (rawlog). */
     o_stream_set_flush_callback(client->output, cmail_pop3_output, client);
@@ -184,6 +195,16 @@ void    cmail_pop3_glue_attach(struct client *client)
 
     o_stream_set_flush_callback(client->output, cmail_pop3_output, client);
     cctx->to_attach = timeout_add_short(0, cmail_pop3_take_input, client);
+}
+
+/* cmail_pop3_glue_namespaces - the user's namespaces exist: take over now */
+void    cmail_pop3_glue_namespaces(struct mail_user *user)
+{
+    struct client *client;
+
+    for (client = pop3_clients; client != NULL; client = client->next)
+	if (client->user == user && cmail_pop3_client_get(client) != NULL)
+	    cmail_pop3_take_input(client);
 }
 
 /* cmail_pop3_glue_detach - at client destroy */

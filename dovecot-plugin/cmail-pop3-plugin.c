@@ -50,6 +50,7 @@
 #include "module-context.h"
 #include "mail-user.h"
 #include "mail-storage-hooks.h"
+#include "mail-namespace.h"
 #include "pop3-common.h"
 #include "pop3-client.h"
 
@@ -126,20 +127,34 @@ static void cmail_pop3_client_created(struct client **clientp)
 	}
 	MODULE_CONTEXT_SET(client, cmail_pop3_client_module, cctx);
 	cmail_pop3_glue_attach(client);
+	if (user->mail_debug)
+	    i_debug("cmail: CPOP enabled for <%s> (cmail_config %s)", cctx->address, path);
     }
     if (cmail_pop3_next_hook_client_created != NULL)
 	cmail_pop3_next_hook_client_created(clientp);
 }
 
-/* cmail_plugin_init - register the client-created hook */
-void    cmail_plugin_init(struct module *module ATTR_UNUSED)
+/* cmail_pop3_namespaces_created - pop3's session is set up: take its input */
+static void cmail_pop3_namespaces_created(struct mail_namespace *namespaces)
+{
+    cmail_pop3_glue_namespaces(namespaces->user);
+}
+
+static struct mail_storage_hooks cmail_pop3_storage_hooks = {
+    .mail_namespaces_created = cmail_pop3_namespaces_created,
+};
+
+/* cmail_plugin_init - register the client-created and namespace hooks */
+void    cmail_plugin_init(struct module *module)
 {
     cmail_pop3_next_hook_client_created =
 	pop3_client_created_hook_set(cmail_pop3_client_created);
+    mail_storage_hooks_add(module, &cmail_pop3_storage_hooks);
 }
 
 /* cmail_plugin_deinit - restore the previous hook */
 void    cmail_plugin_deinit(void)
 {
+    mail_storage_hooks_remove(&cmail_pop3_storage_hooks);
     (void) pop3_client_created_hook_set(cmail_pop3_next_hook_client_created);
 }

@@ -18,6 +18,7 @@
  *	Glue with pop3's internals (cmail-pop3-glue.c):
  *	void	cmail_pop3_glue_attach(struct client *client);
  *	void	cmail_pop3_glue_detach(struct client *client);
+ *	void	cmail_pop3_glue_namespaces(struct mail_user *user);
  *
  *	Commands (cmail-pop3-commands.c):
  *	int	cmail_pop3_command(struct client *client, const char *name,
@@ -45,6 +46,7 @@
 #include <stdint.h>
 
 struct client;
+struct mail_user;
 struct module;
 struct timeout;
 struct CM_CONFIG;
@@ -64,12 +66,14 @@ struct cmail_pop3_client {
     struct timeout *to_attach;		/* takes over input after creation */
     unsigned char *certified;		/* [msgnum/8] bit: certified */
     int     certified_known;		/* the bitmask was computed */
+    int     input_taken;		/* our input handler is installed */
     uint32_t chlg_msgnum;		/* last RETR of a certified message, +1 */
 };
 
 extern struct cmail_pop3_client *cmail_pop3_client_get(struct client *client);
 extern void cmail_pop3_glue_attach(struct client *client);
 extern void cmail_pop3_glue_detach(struct client *client);
+extern void cmail_pop3_glue_namespaces(struct mail_user *user);
 extern int cmail_pop3_command(struct client *client, const char *name, const char *args);
 extern void cmail_pop3_client_free(struct cmail_pop3_client *cctx);
 extern int cmail_pop3_send_receipt(struct client *client, const char *sender,

@@ -75,8 +75,8 @@ chmod 0666 "$T/run/notary.sock"
 mta_users alice bob carol dave || { not_ok "mta_users"; cm_done; exit 1; }
 # dave's session points at a broken cmail.conf: the plugin must refuse it.
 sed -i "s|^\(dave@example.org:.*\)::\$|\1::userdb_cmail_config=$T/broken.conf|" "$T/dovecot/users"
-POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n - n - - spawn
-  user=nobody argv=$CMTPD -c $T/cmail.conf -L $T/cmtpd.log
+POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n n n - - spawn
+  user=nobody argv=/usr/bin/env CMAIL_SCHEMA_DIR=$CMAIL_SCHEMA_DIR $CMTPD -c $T/cmail.conf -L $T/cmtpd.log
 127.0.0.1:$INJ_PORT inet n - n - - smtpd
   -o syslog_name=postfix/cmail-inject
   -o smtpd_client_restrictions=permit_mynetworks,reject"
@@ -91,6 +91,8 @@ plugin {
   cmail_submission_host = 127.0.0.1:$POSTFIX_SMTP_PORT
 }"
 dovecot_start || { not_ok "dovecot_start"; mta_log_tail 40; cm_done; exit 1; }
+# CPOP_KEEP_LOGS=DIR keeps the instance logs for debugging.
+[ -n "${CPOP_KEEP_LOGS:-}" ] && cm_on_exit "cp $DOVECOT_LOG $POSTFIX_LOG $T/notary.log ${CPOP_KEEP_LOGS}/ 2>/dev/null"
 mta_wait_port "$CMTP_PORT" 10
 
 # --- deposit: certified #1 (bob, carol), an ordinary mail, certified #2 (bob) ---
@@ -101,11 +103,14 @@ mkmsg() {
 mkmsg "$T/msg1.eml" 'Cc: carol@example.org\r\n' "Contract" contract.1 "The secret terms: 42."
 mkmsg "$T/msg3.eml" '' "Second" second.3 "Another secret: 43."
 send() {
-  "$CMAIL" send --server "127.0.0.1:$CMTP_PORT" --server-name mail.example.org \
+  timeout 60 "$CMAIL" send --server "127.0.0.1:$CMTP_PORT" --server-name mail.example.org \
     --from alice@example.org --cert "$P/users/alice@example.org.pem" --key "$P/users/alice@example.org.key" \
     --ca "$P/ca.pem" --crl "$P/crl.pem" --out "$T/out" "$@"
 }
-check "cmail send deposits certified message 1 (alice -> bob, carol)" send "$T/msg1.eml"
+if send "$T/msg1.eml" >"$T/send.out" 2>&1; then ok "cmail send deposits certified message 1 (alice -> bob, carol)"; else
+  not_ok "cmail send deposits certified message 1 (alice -> bob, carol)"
+  sed 's/^/# send: /' "$T/send.out"; sed 's/^/# cmtpd: /' "$T/cmtpd.log"; mta_log_tail 30; cm_done; exit 1
+fi
 check "bob's mailbox receives it" wait_for_mail bob 1
 printf 'From: carol@example.org\r\nTo: bob@example.org\r\nSubject: ordinary\r\n\r\nplain text\r\n' > "$T/plain.eml"
 check "an ordinary message reaches bob" smtp_send carol@example.org bob@example.org "$T/plain.eml"
@@ -274,4 +279,6 @@ check_output "a broken cmail_config refuses the session" "^-ERR \[SYS/TEMP\] Cer
 check_output "and logs why" "cmail: cmail_config $T/broken.conf" cat "$DOVECOT_LOG"
 check_fails "no pop3 process crashed" grep -qE 'Panic|Fatal|killed with signal' "$DOVECOT_LOG"
 
+# The plugin's own log lines, for the test log.
+grep -E 'cmail|Error|Panic' "$DOVECOT_LOG" | tail -${CPOP_LOG_LINES:-40} | sed 's/^/# dovecot: /' >&2
 cm_done

@@ -129,8 +129,8 @@ check_output "xmlsec1 sees bob's certificate in signature 2" "$BOB" \
 check_output "cmail verify: VALID" "^VALID" "$CMAIL" verify "$O/$ENVID.signed-receipt.xml" --ca "$P/ca.pem" --crl "$P/crl.pem"
 check_output "the Response is filled in" "<Response[^>]*>[A-Za-z0-9+/=]{40,}</Response>" \
   cat "$O/$ENVID.signed-receipt.xml"
-check_output "the session: CAPA, USER, PASS, LIST, RETR 1, CHLG RESP, RETR 2, QUIT, no DELE" \
-  "^STLS CAPA USER bob PASS LIST RETR 1 CHLG RESP RETR 2 QUIT $" bash -c "tr '\n' ' ' <'$T/ok.log'"
+check_output "the session: STLS, USER, PASS, CAPA, LIST, RETR 1, CHLG RESP, RETR 2, QUIT, no DELE" \
+  "^STLS USER bob PASS CAPA LIST RETR 1 CHLG RESP RETR 2 QUIT $" bash -c "tr '\n' ' ' <'$T/ok.log'"
 check_output "fetch reports what it wrote" "message 1: certified, envelope $ENVID: wrote" cat "$T/ok.out"
 
 # --- the challenge was answered before: the server sends the ENVELOPE at RETR -------------------
@@ -170,7 +170,7 @@ fake implicit --implicit-tls
 exits "fetch --implicit-tls: exit 0" 0 fetch implicit "${bob_keys[@]}" --out "$T/implicit" --implicit-tls
 fake_done
 check "... and the plaintext is byte-identical" cmp "$T/msg.eml" "$T/implicit/$ENVID.eml"
-check_output "... no STLS was sent" "^CAPA$" head -1 "$T/implicit.log"
+check_output "... no STLS was sent" "^USER bob$" head -1 "$T/implicit.log"
 
 # --- --list -------------------------------------------------------------------------------------
 fake list
@@ -252,6 +252,32 @@ exits "a TLS server name that the certificate does not hold: exit 1" 1 "$CMAIL" 
   --crl "$P/crl.pem" --list --timeout 20
 kill "$FAKE_PID" 2>/dev/null; fake_done
 if grep -q "USER" "$T/badname.log"; then not_ok "... the password was not sent"; else ok "... the password was not sent"; fi
+
+# --- a hostile or broken server --------------------------------------------------------------------------
+fake garbage --mode garbage
+exits "RETR of a certified message gives garbage: exit 1" 1 fetch garbage "${bob_keys[@]}" --out "$T/garbage"
+fake_done
+outhas "... clear error" "message 1: RETR gave neither a receipt notice nor an ENVELOPE"
+absent "... no certified file" "$T/garbage/1.eml" "$T/garbage/$ENVID.eml"
+if grep -q "CHLG" "$T/garbage.log"; then not_ok "... no CHLG RESP was sent"; else ok "... no CHLG RESP was sent"; fi
+fake badlist --mode badlist
+exits "a malformed LIST line: exit 1" 1 fetch badlist "${bob_keys[@]}" --out "$T/badlist"
+fake_done
+outhas "... clear error" "bad LIST line from the server: 1 12x CertifiedMail"
+nothing_left "... nothing written" "$T/badlist"
+
+# --- --delete: DELE for each message written, none for one that failed ---------------------------------
+fake del
+exits "fetch --delete: exit 0" 0 fetch del "${bob_keys[@]}" --out "$T/del" --delete
+fake_done
+check_output "... DELE 1 and DELE 2, then QUIT" "DELE 1 RETR 2 DELE 2 QUIT $" bash -c "tr '\n' ' ' <'$T/del.log'"
+fake deltamper --mode tamper
+exits "fetch --delete, tampered ENVELOPE: exit 1" 1 fetch deltamper "${bob_keys[@]}" --out "$T/deltamper" --delete
+fake_done
+if grep -q "^DELE 1" "$T/deltamper.log"; then not_ok "... message 1 is not deleted"; else ok "... message 1 is not deleted"; fi
+check "... message 2 is" grep -q "^DELE 2" "$T/deltamper.log"
+exits "--delete with --list: exit 2" 2 "$CMAIL" fetch --server 127.0.0.1:1 --user bob --password-file "$T/pw" \
+  "${bob_keys[@]}" --ca "$P/ca.pem" --list --delete
 
 # --- TLS certificate from another CA than the notices: --tls-ca ---------------------------------------
 tls_other=(--cert "$T/evil/server.pem" --key "$T/evil/server.key" --sign-cert "$P/server.pem" --sign-key "$P/server.key")

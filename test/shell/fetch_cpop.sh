@@ -1,106 +1,63 @@
 #!/usr/bin/env bash
 # test/shell/fetch_cpop.sh - `cmail fetch` against the real CPOP plugin (issue 5): the
-# set-up of cpop.sh (cmail-notary, cmtpd under Postfix spawn, Postfix delivering to
-# Dovecot over LMTP, Dovecot's pop3 with lib95_cmail_plugin.so), Dovecot's TLS
-# certificate being the Cmail server certificate. `cmail send` alice -> bob (twice) and
-# an ordinary mail; then `cmail fetch` as bob: --list, the plaintexts byte-identical to
+# stack of lib_cmail.sh (cmail-notary, cmail-milter, cmtpd under Postfix spawn, Postfix
+# delivering to Dovecot over LMTP) with Dovecot's pop3 running lib95_cmail_plugin.so and
+# the Cmail server certificate for TLS. `cmail send` alice -> bob, carol and alice ->
+# bob, and an ordinary mail; then `cmail fetch` as bob: --list, the plaintexts byte-identical to
 # what alice sent, the signed receipt notices accepted by xmllint, xmlsec1 and cmail
 # verify, a second run (the server now sends the ENVELOPE at RETR) finding them
-# already fetched, a run into an empty directory failing clearly, STLS, and the
-# receipt notice mail reaching alice.
+# already fetched, a run with only the kept receipt notices decrypting again, a run
+# into an empty directory failing clearly, STLS; carol fetching her copy; and the
+# receipt notice mails reaching alice.
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
+. "$top_srcdir/test/shell/lib_cmail.sh"
 
-CMTPD=$top_builddir/cmtpd/cmtpd
-NOTARY=$top_builddir/notary/cmail-notary
 PLUGIN=$top_builddir/dovecot-plugin/lib95_cmail_plugin.so
 SCHEMA=$CMAIL_SCHEMA_DIR/x1341-notices.xsd
-for p in "$CMTPD" "$NOTARY" "$PLUGIN" /usr/sbin/postfix /usr/sbin/dovecot; do
-  if [ ! -e "$p" ]; then skip "$p not built or not installed"; cm_done; exit 0; fi
-done
+missing=$(cmail_stack_missing)
+[ -z "$missing" ] && [ ! -e "$PLUGIN" ] && missing=$PLUGIN
 for tool in xmllint xmlsec1 openssl; do
-  command -v $tool >/dev/null || { skip "$tool not installed"; cm_done; exit 0; }
+  [ -z "$missing" ] && ! command -v $tool >/dev/null && missing=$tool
 done
-[ "$(id -u)" -eq 0 ] || { skip "needs root (private Postfix and Dovecot)"; cm_done; exit 0; }
+if [ -n "$missing" ]; then skip "needs $missing"; cm_done; exit 0; fi
+
+# --- the stack of lib_cmail.sh, Dovecot's pop3 with the plugin; TLS with the Cmail
+# server certificate (so --ca serves for TLS and notices alike) ---
 mta_init || { not_ok "mta_init"; cm_done; exit 1; }
-
-# --- PKI, notary, cmail.conf (as cpop.sh) ---
-P=$T/pki
-"$CMAIL" pki init "$P" --domain example.org --user alice@example.org --user bob@example.org \
-  --user carol@example.org >/dev/null || { not_ok "cmail pki init"; cm_done; exit 1; }
-chmod 0755 "$P" "$P/users"
-mkdir -p "$T/run" "$T/spool" "$T/notary" "$T/out" "$T/keys" "$T/modules" "$T/bob" "$T/bob2"
-chmod 0755 "$T/run" "$T/modules"
-chown nobody "$T/spool" "$T/notary" "$T/run"
-"$NOTARY" -G "$T/keys/seal.key" >/dev/null
-install -m 0600 -o nobody "$P/server.key" "$T/keys/tls.key"
+mkdir -p "$T/modules" "$T/bob" "$T/bob2"
+chmod 0755 "$T/modules"
 install -m 0644 "$PLUGIN" "$T/modules/lib95_cmail_plugin.so"
-touch "$T/cmtpd.log" && chown nobody "$T/cmtpd.log"
-mta_free_port CMTP_PORT
-mta_free_port INJ_PORT
-cat > "$T/cmail.conf" <<EOC
-myhostname = mail.example.org
-local_domains = example.org
-server_certificate = $P/server.pem
-server_key = $P/server.key
-seal_key = $T/keys/seal.key
-tls_certificate = $P/server.pem
-tls_key = $T/keys/tls.key
-trust_anchors = $P/ca.pem
-crl_directory = $P/crl.pem
-certificate_directory = $P/users
-notary_socket = $T/run/notary.sock
-notary_user = nobody
-evidence_database = $T/notary/evidence.db
-spool_directory = $T/spool
-injection_address = 127.0.0.1:$INJ_PORT
-smtp_timeout = 30
-EOC
-chmod 0644 "$T/cmail.conf"
-
-"$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
-NOTARY_PID=$!
-cm_on_exit "kill $NOTARY_PID 2>/dev/null"
-for i in $(seq 50); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
-if [ ! -S "$T/run/notary.sock" ]; then
-  not_ok "cmail-notary is up"; sed 's/^/# /' "$T/notary.log"; cm_done; exit 1
-fi
-chmod 0666 "$T/run/notary.sock"
-
-mta_users alice bob || { not_ok "mta_users"; cm_done; exit 1; }
-POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n - n - - spawn
-  user=nobody argv=$CMTPD -c $T/cmail.conf -L $T/cmtpd.log
-127.0.0.1:$INJ_PORT inet n - n - - smtpd
-  -o syslog_name=postfix/cmail-inject
-  -o smtpd_client_restrictions=permit_mynetworks,reject"
-postfix_start || { not_ok "postfix_start"; cm_done; exit 1; }
 DOVECOT_PLUGIN_DIR=$T/modules
-DOVECOT_SSL_CERT=$P/server.pem
-DOVECOT_SSL_KEY=$P/server.key
+# cmail_stack_start makes the PKI in $T/pki before it starts Dovecot.
+DOVECOT_SSL_CERT=$T/pki/server.pem
+DOVECOT_SSL_KEY=$T/pki/server.key
+# The receipt submission port is known once Postfix runs: the plugin block is an
+# include rewritten then, and Dovecot reloaded.
+printf 'plugin {\n  cmail_config = %s\n}\n' "$T/cmail.conf" > "$T/dovecot-cmail.conf"
 DOVECOT_EXTRA_CONF="protocol pop3 {
   mail_plugins = \$mail_plugins cmail
 }
-plugin {
-  cmail_config = $T/cmail.conf
-  cmail_submission_host = 127.0.0.1:$POSTFIX_SMTP_PORT
-}"
-dovecot_start || { not_ok "dovecot_start"; mta_log_tail 40; cm_done; exit 1; }
-mta_wait_port "$CMTP_PORT" 10
+!include_try $T/dovecot-cmail.conf"
+if ! cmail_stack_start; then not_ok "the Cmail stack starts"; mta_log_tail 40; cm_done; exit 1; fi
+printf 'plugin {\n  cmail_config = %s\n  cmail_submission_host = 127.0.0.1:%s\n}\n' \
+  "$CMAIL_CONF" "$POSTFIX_SMTP_PORT" > "$T/dovecot-cmail.conf"
+doveadm -c "$DOVECOT_CONF" reload >/dev/null 2>&1
+# pop3 runs as the mail user; the notary socket is 0660 for its own user (as cpop.sh).
+chmod 0666 "$T/run/notary.sock"
+ok "the Cmail stack starts with the CPOP plugin"
 
 # --- deposit: certified (bob), an ordinary mail, certified (bob) ---
 mkmsg() {
-  printf 'From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: %s\r\nDate: Wed, 25 Nov 2026 08:00:00 +0000\r\nMessage-ID: <%s@example.org>\r\n\r\n%s\r\n.a line starting with a dot\r\nend\r\n' \
-    "$2" "$3" "$4" > "$1"
+  printf 'From: Alice <alice@example.org>\r\nTo: bob@example.org\r\n%bSubject: %s\r\nDate: Wed, 25 Nov 2026 08:00:00 +0000\r\nMessage-ID: <%s@example.org>\r\n\r\n%s\r\n.a line starting with a dot\r\nend\r\n' \
+    "$2" "$3" "$4" "$5" > "$1"
 }
-mkmsg "$T/msg1.eml" "Contract" contract.1 "The secret terms: 42."
-mkmsg "$T/msg3.eml" "Second" second.3 "Another secret: 43."
-send() {
-  "$CMAIL" send --server "127.0.0.1:$CMTP_PORT" --server-name mail.example.org \
-    --from alice@example.org --cert "$P/users/alice@example.org.pem" --key "$P/users/alice@example.org.key" \
-    --ca "$P/ca.pem" --crl "$P/crl.pem" --out "$T/out" "$@"
-}
+mkmsg "$T/msg1.eml" 'Cc: carol@example.org\r\n' "Contract" contract.1 "The secret terms: 42."
+mkmsg "$T/msg3.eml" '' "Second" second.3 "Another secret: 43."
+send() { cmail_send_as alice --out "$T/out" "$@"; }
 check "cmail send deposits certified message 1" send "$T/msg1.eml"
 check "bob's mailbox receives it" wait_for_mail bob 1
+check "carol's mailbox receives it" wait_for_mail carol 1
 printf 'From: carol@example.org\r\nTo: bob@example.org\r\nSubject: ordinary\r\n\r\nplain text\r\n' > "$T/plain.eml"
 check "an ordinary message reaches bob" smtp_send carol@example.org bob@example.org "$T/plain.eml"
 check "bob's mailbox holds two messages" wait_for_mail bob 2
@@ -124,14 +81,13 @@ exits() {
 
 # --- --list ---
 exits "cmail fetch --list: exit 0" 0 fetch --list
-check_output "... messages 1 and 3 are CertifiedMail" "^1 [0-9]+ CertifiedMail$" cat "$T/.out"
 cp "$T/.out" "$T/list.out"
+check_output "... message 1 is CertifiedMail" "^1 [0-9]+ CertifiedMail$" cat "$T/list.out"
 check_output "... message 2 is ordinary" "^2 [0-9]+$" cat "$T/list.out"
 check_output "... message 3 is CertifiedMail" "^3 [0-9]+ CertifiedMail$" cat "$T/list.out"
 
 # --- fetch: both certified messages and the ordinary one ---
 exits "cmail fetch as bob: exit 0" 0 fetch --out "$T/bob"
-cp "$T/.out" "$T/fetch.out"
 n=0
 for f in "$T"/bob/*.eml; do
   case $f in */2.eml) continue ;; esac
@@ -154,9 +110,21 @@ done
 
 # --- again: the server now sends the ENVELOPE at RETR ---
 exits "a second run into the same directory: exit 0" 0 fetch --out "$T/bob"
-check_output "... both certified messages already fetched" "already fetched" cat "$T/.out"
+cp "$T/.out" "$T/again.out"
+check_output "... both certified messages already fetched" "message 3: certified.*already fetched" cat "$T/again.out"
+mkdir -p "$T/bob3"
+cp "$T"/bob/*.signed-receipt.xml "$T/bob3/"
+exits "a run with only the kept receipt notices: exit 0" 0 fetch --out "$T/bob3"
+n=0
+for f in "$T"/bob/*.signed-receipt.xml; do
+  b=$(basename "$f" .signed-receipt.xml)
+  cmp -s "$T/bob/$b.eml" "$T/bob3/$b.eml" && n=$((n + 1))
+done
+[ $n -eq 2 ] && ok "... both messages decrypted again, byte-identical" \
+  || not_ok "... both messages decrypted again, byte-identical ($n of 2)"
 exits "a run into an empty directory: exit 1" 1 fetch --out "$T/bob2"
-check_output "... says why" "answered before .* no signed receipt notice for it is in" cat "$T/.out"
+cp "$T/.out" "$T/empty.out"
+check_output "... says why" "answered before .* no signed receipt notice for it is in" cat "$T/empty.out"
 check_fails "... and writes no certified plaintext" bash -c "ls '$T/bob2' | grep -v '^2.eml$' | grep -q ."
 
 # --- STLS on the plaintext port ---
@@ -165,7 +133,18 @@ exits "STLS on the plain POP3 port: exit 0" 0 "$CMAIL" fetch --server "127.0.0.1
   --cert "$P/users/bob@example.org.pem" --key "$P/users/bob@example.org.key" --ca "$P/ca.pem" \
   --crl "$P/crl.pem" --list --timeout 30
 
-# --- the receipt notice mail reaches alice ---
-check "alice's mailbox receives the receipt notice mails" wait_for_mail alice 2
+# --- carol, the other recipient of message 1, with her own mailbox, key and certificate ---
+mkdir -p "$T/carol"
+mta_pass carol > "$T/carol.pw"
+exits "cmail fetch as carol: exit 0" 0 "$CMAIL" fetch --server "127.0.0.1:$DOVECOT_POP3_PORT" --implicit-tls \
+  --server-name mail.example.org --user carol@example.org --password-file "$T/carol.pw" \
+  --cert "$P/users/carol@example.org.pem" --key "$P/users/carol@example.org.key" --ca "$P/ca.pem" \
+  --crl "$P/crl.pem" --out "$T/carol" --timeout 30
+check "... her plaintext is byte-identical to what alice sent" cmp "$T/msg1.eml" "$T/carol/$ENV1.eml"
+check_output "... her signed receipt notice is for her: cmail verify" "carol@example.org" \
+  "$CMAIL" verify "$T/carol/$ENV1.signed-receipt.xml" --ca "$P/ca.pem" --crl "$P/crl.pem"
+
+# --- the receipt notice mails reach alice (bob: 2, carol: 1) ---
+check "alice's mailbox receives the receipt notice mails" wait_for_mail alice 3
 
 cm_done

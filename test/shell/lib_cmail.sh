@@ -82,6 +82,8 @@ EOC
   cmail_start_milter
   for i in $(seq 50); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
   [ -S "$T/run/notary.sock" ] || { mta_diag "cmail-notary did not start"; sed 's/^/#   /' "$T/notary.log" >&2; return 1; }
+  # The CPOP plugin runs as the mail user: it must reach the notary too.
+  chmod 0666 "$T/run/notary.sock"
   [ -S "$T/run/milter.sock" ] || { mta_diag "cmail-milter did not start"; sed 's/^/#   /' "$T/milter.out" >&2; return 1; }
   mta_users $CMAIL_USERS || return 1
   dovecot_start || return 1

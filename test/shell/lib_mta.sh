@@ -49,10 +49,12 @@
 #     POSTFIX_CONF POSTFIX_LOG POSTFIX_SMTP_PORT
 #
 # Functions (each documented where it is defined):
+#     mta_available                     can the instances run here? (else: why)
 #     mta_init                          layout, checks, cleanup hook (implicit)
 #     mta_users USER[:PASS]...          create mailbox users
 #     dovecot_start / postfix_start     start the instances
 #     postfix_reload                    after a main.cf/master.cf change
+#     postfix_stop / dovecot_stop       stop one (the queue and mailboxes stay)
 #     mta_stop                          stop both, kill leftovers, free the ports
 #     smtp_send FROM TO[,TO...] FILE [HOST:PORT]
 #     wait_for_mail USER [COUNT] [TIMEOUT]
@@ -102,6 +104,19 @@ mta_now() { date +%s.%N; }
 
 # mta_elapsed START: seconds since START (from mta_now), two decimals
 mta_elapsed() { awk -v a="$1" -v b="$(mta_now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# mta_available: true when this machine can run the private instances (root, the
+# Debian packages postfix, dovecot-core, -imapd, -pop3d, -lmtpd); otherwise prints
+# the reason, for a test to SKIP with:
+#     why=$(mta_available) || { skip "$why"; cm_done; exit 0; }
+mta_available() {
+    local f
+    [ "$(id -u)" -eq 0 ] || { echo "needs root (private Postfix and Dovecot)"; return 1; }
+    for f in /usr/sbin/postfix /usr/lib/postfix/sbin/master /usr/sbin/dovecot \
+        /usr/lib/dovecot/imap /usr/lib/dovecot/pop3 /usr/lib/dovecot/lmtp /usr/bin/openssl; do
+        [ -x "$f" ] || { echo "$f missing (postfix, dovecot-imapd/pop3d/lmtpd, openssl)"; return 1; }
+    done
+}
 
 # mta_init: scratch layout and sanity checks; idempotent, called by every entry point
 mta_init() {
@@ -286,14 +301,21 @@ mta_log_tail() {
     done
 }
 
-# mta_instance_pids: pids of Postfix/Dovecot processes belonging to THIS test's
-# instances (their command line, environment or working directory names $T).
-# Other instances, the system services and other tests are never listed.
+# mta_instance_pids [postfix|dovecot|all]: pids of Postfix/Dovecot processes
+# belonging to THIS test's instances (their command line, environment or working
+# directory names $T). Other instances, the system services and other tests are
+# never listed.
 mta_instance_pids() {
     local p cwd
+    local -a sel pf=(-lname '/usr/lib/postfix/*' -o -lname /usr/sbin/postfix)
+    local -a dc=(-lname /usr/sbin/dovecot -o -lname '/usr/lib/dovecot/*')
+    case ${1:-all} in
+        postfix) sel=("${pf[@]}") ;;
+        dovecot) sel=("${dc[@]}") ;;
+        *) sel=("${pf[@]}" -o "${dc[@]}") ;;
+    esac
     # One find(1) for the candidates: processes running a Postfix or Dovecot binary.
-    for p in $(find /proc -mindepth 2 -maxdepth 2 -name exe \( -lname '/usr/lib/postfix/*' \
-        -o -lname /usr/sbin/postfix -o -lname /usr/sbin/dovecot -o -lname '/usr/lib/dovecot/*' \) \
+    for p in $(find /proc -mindepth 2 -maxdepth 2 -name exe \( "${sel[@]}" \) \
         -printf '%h\n' 2>/dev/null); do
         cwd=$(readlink "$p/cwd" 2>/dev/null)
         case $cwd/ in
@@ -369,7 +391,8 @@ mta_make_cert() {
 
 # dovecot_start: start the private Dovecot (IMAP, POP3 with implicit TLS and
 # plaintext/STARTTLS listeners on 127.0.0.1, LMTP on a unix socket) and wait until
-# all listeners are up. Exports the DOVECOT_* variables listed at the top.
+# all listeners are up. Exports the DOVECOT_* variables listed at the top. May be
+# called again after dovecot_stop (new ports, DOVECOT_EXTRA_CONF read again).
 dovecot_start() {
     mta_init || return 1
     local d=$T/dovecot cert key uid t0
@@ -404,7 +427,8 @@ ssl = yes
 ssl_cert = <$cert
 ssl_key = <$key
 ssl_min_protocol = TLSv1.2
-ssl_cipher_list = ECDHE+AESGCM:ECDHE+CHACHA20
+# PROFILE.md section 8: TLS 1.3, or 1.2 with ECDHE and AES-GCM
+ssl_cipher_list = ECDHE+AESGCM
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_default_realm = $MTA_DOMAIN
@@ -458,16 +482,11 @@ service lmtp {
     mode = 0666
   }
 }
-service submission-login {
-  inet_listener submission {
-    port = 0
-  }
-}
 EOF
     [ -n "$DOVECOT_EXTRA_CONF" ] && printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$DOVECOT_CONF"
     chmod 0644 "$DOVECOT_CONF"
     mta_dovecot_running=1
-    if ! timeout "$MTA_TIMEOUT" dovecot -c "$DOVECOT_CONF" >"$d/start.out" 2>&1; then
+    if ! timeout -k 5 "$MTA_TIMEOUT" dovecot -c "$DOVECOT_CONF" >"$d/start.out" 2>&1; then
         mta_diag "dovecot_start: dovecot -c $DOVECOT_CONF failed"
         mta_log_tail
         return 1
@@ -517,7 +536,8 @@ EOF
 
 # postfix_start: start the private Postfix (smtpd on 127.0.0.1:$POSTFIX_SMTP_PORT,
 # mail for $MTA_DOMAIN to Dovecot's LMTP socket, everything else refused) and wait
-# until it listens. Call dovecot_start first (the LMTP socket path is needed).
+# until it listens. Dovecot may be started before or after (until it runs, mail
+# for $MTA_DOMAIN waits in the queue). May be called again after postfix_stop.
 postfix_start() {
     mta_init || return 1
     local p=$T/postfix t0
@@ -565,8 +585,11 @@ EOF
     mta_master_cf >"$POSTFIX_CONF/master.cf"
     [ -n "$POSTFIX_EXTRA_MASTER" ] && printf '%s\n' "$POSTFIX_EXTRA_MASTER" >>"$POSTFIX_CONF/master.cf"
     chmod 0644 "$POSTFIX_CONF/main.cf" "$POSTFIX_CONF/master.cf"
+    # postfix(1) sleeps (0.3 s steps) until main.cf is older than the clock's
+    # second: backdate the files we just wrote instead of waiting.
+    touch -d "@$(( $(date +%s) - 10 ))" "$POSTFIX_CONF/main.cf" "$POSTFIX_CONF/master.cf"
     mta_postfix_running=1
-    if ! timeout "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" start >"$p/start.out" 2>&1; then
+    if ! timeout -k 5 "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" start >"$p/start.out" 2>&1; then
         mta_diag "postfix_start: postfix -c $POSTFIX_CONF start failed"
         mta_log_tail
         return 1
@@ -585,7 +608,8 @@ EOF
 postfix_reload() {
     local n
     n=$(grep -c ' reload -- ' "$POSTFIX_LOG" 2>/dev/null)
-    if ! timeout "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" reload >>"$T/postfix/start.out" 2>&1; then
+    touch -d "@$(( $(date +%s) - 10 ))" "$POSTFIX_CONF/main.cf" "$POSTFIX_CONF/master.cf"
+    if ! timeout -k 5 "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" reload >>"$T/postfix/start.out" 2>&1; then
         mta_diag "postfix_reload: postfix -c $POSTFIX_CONF reload failed"
         mta_log_tail
         return 1
@@ -595,38 +619,71 @@ postfix_reload() {
     sleep 0.2
 }
 
-# mta_stop: stop Postfix and Dovecot, wait (bounded) for every process of this
-# test's instances to exit, kill leftovers (of this instance only) and release the
-# reserved ports. Safe to call twice; registered to run at exit.
-mta_stop() {
-    local i pids pid
+# mta_wait_gone WHICH: wait (bounded) until no process of this test's WHICH
+# instance (postfix, dovecot or all) is left; TERM them after 5 s, KILL at the end
+mta_wait_gone() {
+    local which=$1 i pids
+    for i in $(seq 1 $((MTA_TIMEOUT * 10))); do
+        pids=$(mta_instance_pids "$which")
+        [ -z "$pids" ] && return 0
+        [ "$i" -eq 50 ] && kill $pids 2>/dev/null
+        sleep 0.1
+    done
+    pids=$(mta_instance_pids "$which")
+    if [ -n "$pids" ]; then
+        mta_diag "mta_stop: killing leftover $which processes: $pids"
+        kill -9 $pids 2>/dev/null
+    fi
+    return 0
+}
+
+# postfix_stop: stop the private Postfix and wait until all its processes are gone
+# (the queue stays: postfix_start again picks it up, on a new port)
+postfix_stop() {
     if [ -n "$mta_postfix_running" ]; then
-        timeout "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" stop >>"$T/postfix/start.out" 2>&1
+        timeout -k 5 "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" stop >>"$T/postfix/start.out" 2>&1
         mta_postfix_running=
     fi
+    [ -n "$mta_inited" ] && mta_wait_gone postfix
+    return 0
+}
+
+# dovecot_stop: stop the private Dovecot and wait until all its processes are gone
+dovecot_stop() {
+    local pid
     if [ -n "$mta_dovecot_running" ]; then
         # SIGTERM to the master is what `doveadm stop` does, without its 1 s polling.
         pid=$(cat "$T/dovecot/run/master.pid" 2>/dev/null)
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid"
         else
-            timeout "$MTA_TIMEOUT" doveadm -c "$DOVECOT_CONF" stop >>"$T/dovecot/start.out" 2>&1
+            timeout -k 5 "$MTA_TIMEOUT" doveadm -c "$DOVECOT_CONF" stop >>"$T/dovecot/start.out" 2>&1
         fi
         mta_dovecot_running=
     fi
-    if [ -n "$mta_inited" ]; then
-        for i in $(seq 1 $((MTA_TIMEOUT * 10))); do
-            pids=$(mta_instance_pids)
-            [ -z "$pids" ] && break
-            [ "$i" -eq 50 ] && kill $pids 2>/dev/null
-            sleep 0.1
-        done
-        pids=$(mta_instance_pids)
-        if [ -n "$pids" ]; then
-            mta_diag "mta_stop: killing leftover processes: $pids"
-            kill -9 $pids 2>/dev/null
-        fi
+    [ -n "$mta_inited" ] && mta_wait_gone dovecot
+    return 0
+}
+
+# mta_stop: stop Postfix and Dovecot (both at once), wait (bounded) for every
+# process of this test's instances to exit, kill leftovers (of this instance only)
+# and release the reserved ports. Safe to call twice; registered to run at exit.
+mta_stop() {
+    local pid
+    if [ -n "$mta_postfix_running" ]; then
+        timeout -k 5 "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" stop >>"$T/postfix/start.out" 2>&1
+        mta_postfix_running=
     fi
+    if [ -n "$mta_dovecot_running" ]; then
+        pid=$(cat "$T/dovecot/run/master.pid" 2>/dev/null)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid"
+        else
+            timeout -k 5 "$MTA_TIMEOUT" doveadm -c "$DOVECOT_CONF" stop >>"$T/dovecot/start.out" 2>&1
+        fi
+        mta_dovecot_running=
+    fi
+    [ -n "$mta_inited" ] && mta_wait_gone all
     mta_release_ports
     return 0
 }
@@ -657,7 +714,7 @@ mta_smtp_reply() {
 mta_smtp_cmd() {
     local fd=$1 expect=$2 cmd=$3
     echo "C: $cmd" >>"$T/smtp.transcript"
-    printf '%s\r\n' "$cmd" >&"$fd" 2>/dev/null || { mta_reply="(write failed)"; return 1; }
+    printf '%s\r\n' "$cmd" 1>&"$fd" 2>/dev/null || { mta_reply="(write failed)"; return 1; }
     mta_smtp_reply "$fd" || return 1
     case $mta_reply_code in "$expect"*) return 0 ;; *) return 1 ;; esac
 }
@@ -694,9 +751,9 @@ smtp_send() {
             {
                 cat "$file"
                 [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ] && echo
-            } | timeout "$MTA_TIMEOUT" sed -e 's/\r$//' -e 's/^\./../' -e 's/$/\r/' \
-                >&"$fd" 2>/dev/null
-            printf '.\r\n' >&"$fd" 2>/dev/null
+            } | timeout -k 5 "$MTA_TIMEOUT" sed -e 's/\r$//' -e 's/^\./../' -e 's/$/\r/' \
+                1>&"$fd" 2>/dev/null
+            printf '.\r\n' 1>&"$fd" 2>/dev/null
             echo "C: (message $file)" >>"$T/smtp.transcript"
             mta_smtp_reply "$fd" && [ "$mta_reply_code" = 250 ] || ok=1
         else
@@ -704,7 +761,7 @@ smtp_send() {
         fi
     fi
     echo "$mta_reply"
-    printf 'QUIT\r\n' >&"$fd" 2>/dev/null && mta_smtp_reply "$fd" >/dev/null 2>&1
+    printf 'QUIT\r\n' 1>&"$fd" 2>/dev/null && mta_smtp_reply "$fd" >/dev/null 2>&1
     exec {fd}>&-
     eval "${pipetrap:-trap - PIPE}"
     return "$ok"
@@ -722,7 +779,7 @@ wait_for_mail() {
         if [ "$i" -gt "$limit" ]; then
             mta_diag "wait_for_mail: $u has $n message(s), wanted $want"
             [ -n "${POSTFIX_CONF:-}" ] &&
-                postqueue -c "$POSTFIX_CONF" -p 2>&1 | sed 's/^/#   /' >&2
+                timeout -k 2 5 postqueue -c "$POSTFIX_CONF" -p 2>&1 | sed 's/^/#   /' >&2
             mta_log_tail
             return 1
         fi
@@ -760,7 +817,8 @@ mta_wait_log_count() {
 }
 
 # postfix_wait_queue_empty [TIMEOUT]: wait until the private Postfix queue holds no
-# message (maildrop, incoming, active, deferred, hold: all delivered or bounced); on timeout show the queue and the log tails
+# message (maildrop, incoming, active, deferred, hold: all delivered or bounced);
+# on timeout show the queue and the log tails
 postfix_wait_queue_empty() {
     local limit=$(( ${1:-$MTA_TIMEOUT} * 10 )) i=0
     until [ -z "$(find "$T/postfix/spool/maildrop" "$T/postfix/spool/incoming" \
@@ -769,7 +827,7 @@ postfix_wait_queue_empty() {
         i=$((i + 1))
         if [ "$i" -gt "$limit" ]; then
             mta_diag "postfix_wait_queue_empty: queue not empty"
-            postqueue -c "$POSTFIX_CONF" -p 2>&1 | sed 's/^/#   /' >&2
+            timeout -k 2 5 postqueue -c "$POSTFIX_CONF" -p 2>&1 | sed 's/^/#   /' >&2
             mta_log_tail
             return 1
         fi
@@ -781,7 +839,7 @@ postfix_wait_queue_empty() {
 # server certificate against $DOVECOT_SSL_CA and $MTA_HOSTNAME; stdin to the server,
 # server output to stdout; bounded by $MTA_TIMEOUT
 mta_tls_client() {
-    timeout "$MTA_TIMEOUT" openssl s_client -quiet -connect "127.0.0.1:$1" \
+    timeout -k 5 "$MTA_TIMEOUT" openssl s_client -quiet -connect "127.0.0.1:$1" \
         -servername "$MTA_HOSTNAME" -CAfile "$DOVECOT_SSL_CA" \
         -verify_hostname "$MTA_HOSTNAME" -verify_return_error 2>>"$T/tls-client.err"
 }
@@ -805,7 +863,7 @@ imap_raw() {
 # over IMAP with TLS (BODY.PEEK[], so \Seen is not set); line ends are LF. Fails
 # when login, SELECT or FETCH fails.
 imap_fetch() {
-    local out=$T/imap.out line off text len
+    local out=$T/imap.$BASHPID.out line off text len
     imap_raw "$1" "$2" "EXAMINE INBOX" "FETCH $3 BODY.PEEK[]" >"$out"
     if ! grep -aq '^a0 OK' "$out" || ! grep -aq '^a2 OK' "$out"; then
         echo "imap_fetch: failed:" >&2

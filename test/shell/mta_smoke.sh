@@ -5,8 +5,8 @@
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null; then
-    skip "needs root, postfix and dovecot"
+if ! why=$(mta_available); then
+    skip "$why"
     cm_done
     exit 0
 fi
@@ -51,7 +51,7 @@ check_output "Dovecot runs with our base_dir" "^$T/dovecot/run\$" \
 # --- TLS ----------------------------------------------------------------------
 for svc in IMAP:$DOVECOT_IMAP_PORT POP3:$DOVECOT_POP3_PORT; do
     name=${svc%:*} port=${svc#*:}
-    echo Q | timeout "$MTA_TIMEOUT" openssl s_client -connect "127.0.0.1:$port" \
+    echo Q | timeout -k 5 "$MTA_TIMEOUT" openssl s_client -connect "127.0.0.1:$port" \
         -CAfile "$DOVECOT_SSL_CA" -verify_hostname "$MTA_HOSTNAME" -verify_return_error \
         >"$T/tls.$name" 2>&1
     check_output "$name port speaks TLS with our certificate (verified)" \
@@ -140,6 +140,22 @@ check "POP3: dot line unstuffed" has_line "$T/pop3.msg" ".a line that starts wit
 check "POP3: same text as over IMAP" cmp -s "$T/pop3.msg" "$T/imap.msg"
 check_fails "POP3 RETR of a missing message fails" pop3_retr bob bobs-pw 3
 check_fails "POP3 refuses a wrong password" pop3_list bob wrong-pw
+
+# --- one side down: Postfix queues, then delivers after a restart ---------------
+check "dovecot_stop stops Dovecot alone" dovecot_stop
+check "no Dovecot process of ours is left" test -z "$(mta_instance_pids dovecot)"
+check "Postfix still runs" test -n "$(mta_instance_pids postfix)"
+check_output "Postfix accepts mail while Dovecot is down" '^250 ' \
+    smtp_send "alice@$MTA_DOMAIN" "alice@$MTA_DOMAIN" "$T/msg.eml"
+check "postfix_stop stops Postfix with the message queued" postfix_stop
+check "the message is in the deferred or active queue" \
+    test -n "$(find "$T/postfix/spool/deferred" "$T/postfix/spool/active" -type f)"
+check "Dovecot starts again" dovecot_start
+check "Postfix starts again" postfix_start
+timeout -k 5 "$MTA_TIMEOUT" postfix -c "$POSTFIX_CONF" flush >/dev/null 2>&1
+check "the queued message reaches alice after the restart" wait_for_mail alice 1 30
+ports="$ports $POSTFIX_SMTP_PORT $DOVECOT_IMAP_PORT $DOVECOT_POP3_PORT"
+ports="$ports $DOVECOT_IMAP_PLAIN_PORT $DOVECOT_POP3_PLAIN_PORT"
 
 # --- stop ---------------------------------------------------------------------
 pids_before=$(mta_instance_pids | wc -l)

@@ -38,7 +38,10 @@
  *	answered (RETR 1 gives the ENVELOPE at once, as a server does once
  *	the challenge was answered); hangup (the connection is closed in
  *	the middle of the ENVELOPE after an accepted CHLG RESP); silent
- *	(no greeting: the client must time out).
+ *	(no greeting: the client must time out); garbage (RETR 1 gives
+ *	text that is neither); badlist (a malformed LIST line).
+ *	CAPA lists "CMAIL CertifiedMail" only after the login, as with
+ *	Dovecot, whose plugin lives in the post-login process.
  *	--no-capa: CAPA without "CMAIL CertifiedMail" (LIST still marks
  *	message 1). --state DIR keeps the message key and the ENVELOPE of
  *	the first run in DIR and serves the same ones in later runs (a
@@ -94,7 +97,7 @@ static void usage(void)
 {
     msg_fatal("usage: cpop_fake --cert F --key F --ca F --crl F --port-file F --user U --pass P"
 	      " --rcpt ADDR --rcpt-cert F --message F [--ordinary F]... [--implicit-tls] [--no-capa]"
-	      " [--sign-cert F --sign-key F] [--mode ok|tamper|swap|err503|answered|hangup|silent] [--envid ID]"
+	      " [--sign-cert F --sign-key F] [--mode ok|tamper|swap|err503|answered|hangup|silent|garbage|badlist] [--envid ID]"
 	      " [--save-signed F] [--log F] [--state DIR]");
 }
 
@@ -348,6 +351,7 @@ static int session(CM_STREAM *st, SSL_CTX *ctx)
 {
     char   *line = malloc(CM_CMD_LINE_MAX + 64);
     char    user[256] = "", err[512];
+    char   *p, *nl;
     int     too_long, authed = 0, i, num;
     int     nmsg = 1 + opt_nord;
 
@@ -379,7 +383,7 @@ static int session(CM_STREAM *st, SSL_CTX *ctx)
 		msg_fatal("TLS: %s", err);
 	} else if (strcasecmp(line, "CAPA") == 0) {
 	    cm_stream_printf(st, "+OK Capability list follows\r\nUSER\r\nUIDL\r\n%s.\r\n",
-			     opt_no_capa ? "" : "CMAIL CertifiedMail\r\n");
+			     opt_no_capa || !authed ? "" : "CMAIL CertifiedMail\r\n");
 	} else if (strncasecmp(line, "USER ", 5) == 0) {
 	    snprintf(user, sizeof(user), "%s", line + 5);
 	    cm_stream_printf(st, "+OK\r\n");
@@ -395,7 +399,10 @@ static int session(CM_STREAM *st, SSL_CTX *ctx)
 	    cm_stream_printf(st, "-ERR Unknown command or not logged in.\r\n");
 	} else if (strcasecmp(line, "LIST") == 0) {
 	    cm_stream_printf(st, "+OK %d messages\r\n", nmsg);
-	    cm_stream_printf(st, "1 %ld CertifiedMail\r\n", file_size(envelope, 0));
+	    if (strcmp(opt_mode, "badlist") == 0)
+		cm_stream_printf(st, "1 12x CertifiedMail\r\n");
+	    else
+		cm_stream_printf(st, "1 %ld CertifiedMail\r\n", file_size(envelope, 0));
 	    for (i = 0; i < opt_nord; i++) {
 		FILE   *fp = fopen(opt_ord[i], "r");
 
@@ -407,12 +414,14 @@ static int session(CM_STREAM *st, SSL_CTX *ctx)
 	    cm_stream_printf(st, ".\r\n");
 	} else if (strncasecmp(line, "RETR ", 5) == 0) {
 	    num = atoi(line + 5);
-	    if (num == 1 && strcmp(opt_mode, "answered") == 0) {
+	    if (num == 1 && strcmp(opt_mode, "garbage") == 0) {
+		cm_stream_printf(st, "+OK 42 octets\r\nthis is not a notice\r\n..nor an ENVELOPE\r\n.\r\n");
+	    } else if (num == 1 && strcmp(opt_mode, "answered") == 0) {
 		cm_stream_printf(st, "+OK %ld octets\r\n", file_size(envelope, 0));
 		serve_file(st, envelope, 0);
 	    } else if (num == 1) {
 		cm_stream_printf(st, "+OK %zu octets\r\n", strlen(notice_b64));
-		for (char *p = notice_b64, *nl; *p; p = nl + 1) {
+		for (p = notice_b64; *p; p = nl + 1) {
 		    nl = strchr(p, '\n');
 		    cm_stream_write(st, p, (size_t) (nl - p));
 		    cm_stream_write(st, "\r\n", 2);
@@ -429,6 +438,10 @@ static int session(CM_STREAM *st, SSL_CTX *ctx)
 	    } else {
 		cm_stream_printf(st, "-ERR There's no message %d.\r\n", num);
 	    }
+	} else if (strncasecmp(line, "DELE ", 5) == 0) {
+	    num = atoi(line + 5);
+	    cm_stream_printf(st, num >= 1 && num < 2 + opt_nord ? "+OK Marked to be deleted.\r\n"
+			     : "-ERR There's no message %d.\r\n", num);
 	} else if (strncasecmp(line, "CHLG RESP ", 10) == 0) {
 	    if (too_long || strcmp(opt_mode, "err503") == 0 || !chlg_resp(line + 10)) {
 		cm_stream_printf(st, "-ERR 503 Error: unable to send ENVELOPE\r\n");
@@ -447,6 +460,7 @@ static int session(CM_STREAM *st, SSL_CTX *ctx)
     }
 }
 
+/* main - prepare, listen, serve one session */
 int     main(int argc, char **argv)
 {
     static const struct option longopts[] = {

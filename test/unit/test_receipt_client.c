@@ -412,6 +412,7 @@ static void test_envelope_check_sha1(void **state)
     cm_notice_free(n);
 }
 
+/* main - one group */
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
