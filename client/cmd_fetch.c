@@ -290,9 +290,7 @@ static int session_open(FETCH *f)
     if ((ctx = cm_tls_client_ctx(f->tls_ca ? f->tls_ca : f->ca, 0, 0, f->err, sizeof(f->err))) == 0)
 	return (CMAIL_EX_FAIL);
     if (name == 0) {
-	snprintf(host, sizeof(host), "%s", f->server);
-	if (strrchr(host, ':'))
-	    *strrchr(host, ':') = 0;
+	cm_connect_host(f->server, host, sizeof(host));
 	name = host;
     }
     if (f->implicit_tls && cm_stream_starttls(f->st, ctx, 0, name, f->err, sizeof(f->err)) < 0)

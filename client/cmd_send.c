@@ -187,9 +187,7 @@ static int session_open(SEND *s)
     if ((ctx = cm_tls_client_ctx(s->ca, 0, 0, s->err, sizeof(s->err))) == 0)
 	return (CMAIL_EX_FAIL);
     if (name == 0) {
-	snprintf(host, sizeof(host), "%s", s->server);
-	if (strrchr(host, ':'))
-	    *strrchr(host, ':') = 0;
+	cm_connect_host(s->server, host, sizeof(host));
 	name = host;
     }
     if (s->implicit_tls) {

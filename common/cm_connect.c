@@ -110,3 +110,16 @@ int     cm_connect(const char *where, int timeout, char *err, size_t errlen)
 	snprintf(err, errlen, "connect %s: %s", where, strerror(errno ? errno : ECONNREFUSED));
     return (fd);
 }
+
+/* cm_connect_host - the host part of host:port or [v6]:port */
+void    cm_connect_host(const char *where, char *host, size_t size)
+{
+    const char *colon = strrchr(where, ':');
+    size_t  n = colon ? (size_t) (colon - where) : strlen(where);
+
+    if (where[0] == '[' && n >= 2 && where[n - 1] == ']') {
+	where++;
+	n -= 2;
+    }
+    snprintf(host, size, "%.*s", (int) n, where);
+}

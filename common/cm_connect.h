@@ -13,9 +13,14 @@
  *	Resolves host (numeric addresses and names) and tries each address
  *	in turn, each connect bounded by timeout seconds. Returns a
  *	close-on-exec descriptor, or -1 with a reason in err.
+ *
+ *	cm_connect_host() copies the host part of where ("mail.example.org"
+ *	from "mail.example.org:10587", "::1" from "[::1]:10587"): the name
+ *	a TLS client verifies.
  *--*/
 #include <stddef.h>
 
 extern int cm_connect(const char *where, int timeout, char *err, size_t errlen);
+extern void cm_connect_host(const char *where, char *host, size_t size);
 
 #endif

@@ -56,7 +56,10 @@
  *	"receipt-sent". Any failure (no RETR before, syntax, wrong answer,
  *	bad signature, another recipient, another message, notary down):
  *	"-ERR 503 Error: unable to send ENVELOPE", a log line; the
- *	notary journals refused answers ("answer-refused").
+ *	notary journals refused answers ("answer-refused"). A refused
+ *	answer counts as a bad command: after pop3's limit (20 in a row)
+ *	the session is disconnected, so one session cannot flood the
+ *	journal.
  *
  *	The sealed blob is copied from the message to a temporary file
  *	(tmpfile(3)) and passed to the notary as a descriptor; the ENVELOPE
@@ -234,7 +237,7 @@ static int cmail_cmd_top(struct client *client, const char *args)
 
     if (!cmail_parse_msgnum(client, args, TRUE, &msgnum, &rest) || !cmail_certified(client, msgnum))
 	return (0);
-    if (*rest < '0' || *rest > '9')
+    if (*rest < '0' || *rest > '9' || rest[strspn(rest, "0123456789")] != '\0')
 	return (0);				/* pop3 reports the bad size */
     return (client_command_execute(client, "TOP", t_strdup_printf("%u 0", msgnum + 1)));
 }
@@ -425,6 +428,18 @@ static char *cmail_read_notice(struct client *client, const char *envelope_id, s
     return (buf);
 }
 
+/* cmail_throttle - after a large reply: no input until the client read it */
+static void cmail_throttle(struct client *client)
+{
+    if (POP3_CLIENT_OUTPUT_FULL(client) && client->io != NULL) {
+	io_remove(&client->io);
+	/* The flush callback gives the input handler back. */
+	o_stream_set_flush_pending(client->output, TRUE);
+    } else {
+	client->last_output = ioloop_time;
+    }
+}
+
 /* cmail_send_envelope - "+OK ...", the ENVELOPE dot-stuffed, "." */
 static void cmail_send_envelope(struct client *client, FILE *env, const char *first)
 {
@@ -450,11 +465,7 @@ static void cmail_send_envelope(struct client *client, FILE *env, const char *fi
     str_append(out, ".\r\n");
     o_stream_nsend(client->output, str_data(out), str_len(out));
     str_free(&out);
-    if (POP3_CLIENT_OUTPUT_FULL(client) && client->io != NULL) {
-	/* No more input until the client has read the ENVELOPE. */
-	io_remove(&client->io);
-	o_stream_set_flush_pending(client->output, TRUE);
-    }
+    cmail_throttle(client);
 }
 
 /* cmail_envelope_size - octets of the ENVELOPE as sent, before dot-stuffing */
@@ -602,6 +613,7 @@ static int cmail_retr_receipt(struct client *client, uint32_t msgnum)
 	str_append(out, ".\r\n");
 	o_stream_nsend(client->output, str_data(out), str_len(out));
     } T_END;
+    cmail_throttle(client);
     free(b64);
     cctx->chlg_msgnum = msgnum + 1;
     client->retr_count++;
@@ -692,7 +704,7 @@ static int cmail_cmd_chlg(struct client *client, const char *args)
 	free(notice);
 	i_info("cmail: CHLG RESP: argument is not base64 of a notice");
 	client_send_line(client, CMAIL_ERR_ENVELOPE);
-	return (1);
+	return (-1);
     }
     memset(&res, 0, sizeof(res));
     if ((env = cmail_release(client, msgnum, (const char *) notice, len, &res, envelope_id,
@@ -701,7 +713,7 @@ static int cmail_cmd_chlg(struct client *client, const char *args)
 		cctx->address, error);
 	free(notice);
 	client_send_line(client, CMAIL_ERR_ENVELOPE);
-	return (1);
+	return (-1);				/* counts towards the bad-command limit */
     }
     /* The notary journalled "answered" before writing a single byte. */
     cmail_mark_answered(client, msgnum);

@@ -25,7 +25,8 @@
  *	file descriptors.
  * CONFIGURATION
  *	cmail_config: the cmail.conf to read (notary_socket is used).
- *	Missing: the plugin is disabled for the user (a debug log line),
+ *	Missing, empty or "no" (e.g. userdb_cmail_config=no for one user):
+ *	the plugin is disabled for the user (a debug log line),
  *	pop3 behaves exactly as without it. Unreadable or invalid: the
  *	session is refused ("-ERR [SYS/TEMP] ...") with an error log line.
  *
@@ -107,7 +108,7 @@ static void cmail_pop3_client_created(struct client **clientp)
     const char *path, *address, *error;
 
     path = mail_user_plugin_getenv(user, "cmail_config");
-    if (path == NULL || *path == '\0') {
+    if (path == NULL || *path == '\0' || strcmp(path, "no") == 0) {
 	if (user->mail_debug)
 	    i_debug("cmail: no cmail_config setting - plugin disabled for this user");
     } else {
@@ -127,7 +128,7 @@ static void cmail_pop3_client_created(struct client **clientp)
 	}
 	MODULE_CONTEXT_SET(client, cmail_pop3_client_module, cctx);
 	cmail_pop3_glue_attach(client);
-	if (user->mail_debug)
+	if (user->mail_debug && cctx->config_error == NULL)
 	    i_debug("cmail: CPOP enabled for <%s> (cmail_config %s)", cctx->address, path);
     }
     if (cmail_pop3_next_hook_client_created != NULL)

@@ -50,6 +50,7 @@
 #include <libmilter/mfapi.h>
 
 #include "cm_log.h"
+#include "cm_daemon.h"
 #include "cm_config.h"
 #include "cm_xml.h"
 #include "cmail_milter.h"
@@ -123,33 +124,6 @@ static int check_spool(char *err, size_t errlen)
 	return (-1);
     fclose(fp);
     return (0);
-}
-
-/* daemonize - detach from the terminal */
-static void daemonize(void)
-{
-    pid_t   pid;
-    int     fd;
-
-    if ((pid = fork()) < 0)
-	msg_fatal_status(EX_OSERR, "fork: %m");
-    if (pid > 0)
-	_exit(0);
-    if (setsid() < 0)
-	msg_fatal_status(EX_OSERR, "setsid: %m");
-    if ((pid = fork()) < 0)
-	msg_fatal_status(EX_OSERR, "fork: %m");
-    if (pid > 0)
-	_exit(0);
-    if (chdir("/") < 0)
-	msg_fatal_status(EX_OSERR, "chdir /: %m");
-    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-	    close(fd);
-    }
 }
 
 /* main - options, configuration, socket, then libmilter until SIGTERM */
@@ -239,7 +213,7 @@ int     main(int argc, char **argv)
     if ((path = socket_path(spec)) != 0 && chmod(path, mode) < 0)
 	msg_fatal_status(EX_OSERR, "chmod %s: %m", path);
     if (!foreground)
-	daemonize();
+	cm_daemon_detach();
     msg_info("starting: listening on %s, injection listener \"%s\", notary %s", spec,
 	     cmm_settings.injection_name, cmm_settings.notary_socket);
     if (smfi_main() == MI_FAILURE)

@@ -64,6 +64,7 @@
 #include <openssl/x509.h>
 
 #include "cm_log.h"
+#include "cm_daemon.h"
 #include "cm_config.h"
 #include "cm_pem.h"
 #include "cm_xml.h"
@@ -276,29 +277,6 @@ static int open_socket(const char *path)
     return (fd);
 }
 
-/* detach - become a daemon */
-static void detach(void)
-{
-    pid_t   pid;
-    int     fd;
-
-    if ((pid = fork()) < 0)
-	msg_fatal("fork: %m");
-    if (pid > 0)
-	_exit(0);
-    if (setsid() < 0)
-	msg_fatal("setsid: %m");
-    if (chdir("/") < 0)
-	msg_fatal("chdir /: %m");
-    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-	    close(fd);
-    }
-}
-
 /* main - start-up, then serve until SIGTERM */
 int     main(int argc, char **argv)
 {
@@ -418,7 +396,7 @@ int     main(int argc, char **argv)
 	     cm_config_str(cf, "notary_socket"), notary.seal.key_id, notary.cert_sha256,
 	     cm_config_str(cf, "evidence_database"));
     if (!foreground) {
-	detach();
+	cm_daemon_detach();
 	cm_log_init(argv[0], CM_LOG_SYSLOG);
     }
     notary_pool_run(listen_fd, (int) threads);

@@ -62,19 +62,22 @@ chmod 0644 "$T/cmail.conf"
 printf 'verbose = nonsense\n' > "$T/broken.conf"
 chmod 0644 "$T/broken.conf"
 
-"$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
+# CPOP_NOTARY_WRAP="valgrind --leak-check=full --log-file=/tmp/vg.%p" runs the notary under a tool.
+${CPOP_NOTARY_WRAP:-} "$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
 NOTARY_PID=$!
 cm_on_exit "kill $NOTARY_PID 2>/dev/null; sed 's/^/# notary: /' $T/notary.log | tail -40 >&2"
-for i in $(seq 50); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
+for i in $(seq 100); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
 if [ -S "$T/run/notary.sock" ]; then ok "cmail-notary is up"; else
   not_ok "cmail-notary is up"; sed 's/^/# /' "$T/notary.log"; cm_done; exit 1
 fi
 # pop3 runs as the mail user; the notary socket is 0660 for its own user.
 chmod 0666 "$T/run/notary.sock"
 
-mta_users alice bob carol dave || { not_ok "mta_users"; cm_done; exit 1; }
+mta_users alice bob carol dave erin frank || { not_ok "mta_users"; cm_done; exit 1; }
 # dave's session points at a broken cmail.conf: the plugin must refuse it.
 sed -i "s|^\(dave@example.org:.*\)::\$|\1::userdb_cmail_config=$T/broken.conf|" "$T/dovecot/users"
+# erin has no cmail_config: the plugin is disabled, pop3 is plain Dovecot.
+sed -i "s|^\(erin@example.org:.*\)::\$|\1::userdb_cmail_config=no|" "$T/dovecot/users"
 POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n n n - - spawn
   user=nobody argv=/usr/bin/env CMAIL_SCHEMA_DIR=$CMAIL_SCHEMA_DIR $CMTPD -c $T/cmail.conf -L $T/cmtpd.log
 127.0.0.1:$INJ_PORT inet n - n - - smtpd
@@ -118,6 +121,12 @@ check "bob's mailbox holds two messages" wait_for_mail bob 2
 check "cmail send deposits certified message 3 (alice -> bob)" send "$T/msg3.eml"
 check "bob's mailbox holds three messages" wait_for_mail bob 3
 BOBPW=$(mta_pass bob)
+# erin gets a copy of bob's three messages, for plain Dovecot to list and show.
+cp -p "$(mta_maildir bob)"/new/* "$(mta_maildir erin)/new/"
+chown -R "$MTA_MAIL_USER" "$(mta_maildir erin)"
+# frank (plugin enabled) gets a copy too, but he is not one of the sealed entities.
+cp -p "$(mta_maildir bob)"/new/* "$(mta_maildir frank)/new/"
+chown -R "$MTA_MAIL_USER" "$(mta_maildir frank)"
 
 # pop3 CMD...: a POP3/TLS session as bob, raw output with CR removed
 pop3() { pop3_raw bob@example.org "$BOBPW" "$@" | tr -d '\r'; }
@@ -156,6 +165,26 @@ check_output "TOP of a certified message shows its header" "^X-Cmail-Delivery-Ty
 check_fails "TOP of a certified message never shows the body or the sealed part" \
   grep -qiE 'x-cmail-sealed|waiting for you|^Content-Transfer-Encoding: base64' "$T/top1.txt"
 check_output "TOP of an ordinary message is Dovecot's" "^Subject: ordinary" body_of 6 "$K" < "$T/s1.txt"
+
+# --- the same messages without the plugin (erin: no cmail_config) ---
+pop3_raw erin@example.org "$(mta_pass erin)" CAPA LIST "RETR 1" | tr -d '\r' > "$T/plain.txt"
+check_fails "without cmail_config there is no CMAIL capability" grep -q '^CMAIL' "$T/plain.txt"
+body_of 2 "1 1 1" < "$T/plain.txt" > "$T/plainlist.txt"
+body_of 2 "1 1 0 0 1 1" < "$T/s1.txt" | sed 's/ CertifiedMail$//' > "$T/pluginlist.txt"
+check "LIST with the plugin is plain Dovecot's LIST plus the annotations, byte for byte" \
+  cmp "$T/plainlist.txt" "$T/pluginlist.txt"
+check_output "a plain POP3 RETR of a certified message gives the stored form" "x-cmail-sealed" \
+  body_of 3 "1 1 1" < "$T/plain.txt"
+check_fails "a plain POP3 RETR never shows the ENVELOPE or the plaintext" \
+  grep -qE 'secret terms|name="?envelop' "$T/plain.txt"
+check_output "the plugin logs that it is disabled for erin" "erin.*cmail: no cmail_config setting" cat "$DOVECOT_LOG"
+
+# --- a mailbox owner who is not a recipient of the sealed message ---
+pop3_raw frank@example.org "$(mta_pass frank)" "RETR 1" "LIST 1" | tr -d '\r' > "$T/frank.txt"
+check_output "RETR by a user who is not a sealed entity is refused" \
+  "^-ERR 503 Error: unable to send receipt notice$" status_of 1 "0 0" < "$T/frank.txt"
+check_output "and the refusal is logged" "frank.*cmail: RETR 1 .*no Entity for frank@example.org" cat "$DOVECOT_LOG"
+check_output "the session goes on after the refusal" "^\+OK 1 [0-9]+ CertifiedMail$" status_of 2 "0 0" < "$T/frank.txt"
 
 # --- RETR 1: the receipt notice ---
 pop3 "RETR 1" > "$T/s2.txt"
@@ -263,8 +292,10 @@ body_of 1 "1" < "$T/c0.txt" | base64 -d > "$T/receipt3.xml" 2>/dev/null
 check "bob answers message 3" answer "$T/receipt3.xml" "$T/good3.xml" "$BK" "$BC"
 ENV3=$(sed -n 's/.*EnvelopeId="\([^"]*\)".*/\1/p' "$T/receipt3.xml" | head -1)
 pop3 "RETR 3" "$(chlg "$T/good3.xml")" > "$T/c1.txt" &
+C1=$!
 pop3 "RETR 3" "$(chlg "$T/good3.xml")" > "$T/c2.txt" &
-wait
+C2=$!
+wait "$C1" "$C2"
 check_output "session 1 gets the ENVELOPE" "^\+OK$" status_of 2 "1 1" < "$T/c1.txt"
 check_output "session 2 gets the ENVELOPE" "^\+OK$" status_of 2 "1 1" < "$T/c2.txt"
 n=$("$CMAIL" evidence show "$ENV3" --db "$T/notary/evidence.db" | grep -c 'answered.*recipient=bob')
