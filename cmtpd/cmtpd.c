@@ -5,7 +5,7 @@
  *	Cmail CMTP server (ITU-T X.1341) for clients depositing certified mail
  * SYNOPSIS
  *	cmtpd [-c config] [-L logfile] [-T] [-v]
- *	cmtpd [-c config] [-L logfile] [-T] [-v] -l address:port
+ *	cmtpd [-c config] [-L logfile] [-T] [-v] [-u user] -l address:port
  * DESCRIPTION
  *	Without -l, cmtpd serves one connection on standard input and
  *	output: as a Postfix spawn(8) service, from inetd, or from a
@@ -16,6 +16,8 @@
  *	otherwise the client must use STARTTLS before CELO.
  *	-c: cmail.conf (default /etc/cmail/cmail.conf or $CMAIL_CONFIG).
  *	-L: also log to this file (besides syslog, facility mail).
+ *	-u: with -l, after binding and reading the TLS key, switch to this
+ *	user (as spawn(8) does with user=); refused when it is root.
  *
  *	cmtpd holds no signing or sealing key: cmail-notary signs and
  *	seals. It needs the TLS certificate and key (tls_certificate,
@@ -39,6 +41,8 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <pwd.h>
+#include <grp.h>
 
 #include "cm_log.h"
 #include "cm_config.h"
@@ -58,7 +62,7 @@ static int implicit_tls;
 /* usage - complain and exit */
 static void usage(void)
 {
-    fprintf(stderr, "usage: cmtpd [-c config] [-L logfile] [-T] [-v] [-l address:port]\n");
+    fprintf(stderr, "usage: cmtpd [-c config] [-L logfile] [-T] [-v] [-u user] [-l address:port]\n");
     exit(2);
 }
 
@@ -130,11 +134,28 @@ static int listen_on(const char *where)
     return (fd);
 }
 
+/* drop_to - become user (setgroups, setresgid, setresuid), fatal on failure */
+static void drop_to(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == 0)
+	msg_fatal("-u %s: no such user", user);
+    if (pw->pw_uid == 0)
+	msg_fatal("-u %s: refusing to run as root", user);
+    if (setgroups(0, 0) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0
+	|| setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0 || setuid(0) == 0)
+	msg_fatal("cannot switch to user %s: %m", user);
+}
+
 /* standalone - accept and fork, bounded */
-static void standalone(CMTP_SESSION *proto, const char *where)
+static void standalone(CMTP_SESSION *proto, const char *where, const char *user)
 {
     int     lfd = listen_on(where);
     int     children = 0;
+
+    if (user)
+	drop_to(user);
 
     msg_info("listening on %s%s", where, implicit_tls ? " (implicit TLS)" : "");
     for (;;) {
@@ -166,13 +187,13 @@ static void standalone(CMTP_SESSION *proto, const char *where)
 int     main(int argc, char **argv)
 {
     CMTP_SESSION proto;
-    const char *conf = 0, *listen_addr = 0, *logfile = 0;
+    const char *conf = 0, *listen_addr = 0, *logfile = 0, *user = 0;
     char    err[512];
     char    host[256];
     int     ch;
 
     cm_log_init("cmtpd", CM_LOG_SYSLOG);
-    while ((ch = getopt(argc, argv, "c:l:L:Tv")) != -1) {
+    while ((ch = getopt(argc, argv, "c:l:L:Tu:v")) != -1) {
 	switch (ch) {
 	case 'c':
 	    conf = optarg;
@@ -185,6 +206,9 @@ int     main(int argc, char **argv)
 	    break;
 	case 'T':
 	    implicit_tls = 1;
+	    break;
+	case 'u':
+	    user = optarg;
 	    break;
 	case 'v':
 	    break;
@@ -224,8 +248,10 @@ int     main(int argc, char **argv)
     if ((proto.tls = cm_tls_server_ctx(cm_config_str(proto.cf, "tls_certificate"),
 				       cm_config_str(proto.cf, "tls_key"), 0, err, sizeof(err))) == 0)
 	msg_fatal("%s", err);
+    if (user && !listen_addr)
+	msg_fatal("-u needs -l (under spawn(8) or inetd the user is theirs to set)");
     if (listen_addr)
-	standalone(&proto, listen_addr);
+	standalone(&proto, listen_addr, user);
     else
 	serve(&proto, 0, 1);
     return (0);

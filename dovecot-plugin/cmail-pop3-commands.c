@@ -64,7 +64,12 @@
  *	The sealed blob is copied from the message to a temporary file
  *	(tmpfile(3)) and passed to the notary as a descriptor; the ENVELOPE
  *	comes back through another temporary file, unlinked from the
- *	start, and is queued to the client in one piece.
+ *	start, and is queued to the client's output stream in one go (its
+ *	size is bounded by message_size_limit; no continuation callback),
+ *	after which input waits until the output has drained.
+ *
+ *	These files include Dovecot's lib.h, which brings Dovecot's own
+ *	config.h; they do not include ours (the two would clash).
  *--*/
 #include "lib.h"
 #include "ioloop.h"
@@ -365,6 +370,8 @@ static const char *cmail_notice_path(struct client *client, const char *envelope
 {
     const char *home, *dir;
 
+    if (!cm_seal_envelope_id_ok(envelope_id))
+	return (NULL);
     if (mail_user_get_home(client->user, &home) <= 0 || home == NULL || *home != '/')
 	return (NULL);
     dir = t_strconcat(home, "/" CMAIL_RECEIPTS_DIR, NULL);
@@ -443,28 +450,25 @@ static void cmail_throttle(struct client *client)
 /* cmail_send_envelope - "+OK ...", the ENVELOPE dot-stuffed, "." */
 static void cmail_send_envelope(struct client *client, FILE *env, const char *first)
 {
-    string_t *out = str_new(default_pool, 65536);
     char   *line = NULL;
     size_t  cap = 0;
     ssize_t n;
 
-    str_append(out, first);
-    str_append(out, "\r\n");
+    o_stream_nsend_str(client->output, first);
+    o_stream_nsend(client->output, "\r\n", 2);
     while ((n = getline(&line, &cap, env)) > 0) {
 	if (line[0] == '.')
-	    str_append_c(out, '.');
+	    o_stream_nsend(client->output, ".", 1);
 	if (line[n - 1] == '\n') {
 	    n--;
 	    if (n > 0 && line[n - 1] == '\r')
 		n--;
 	}
-	str_append_data(out, line, (size_t) n);
-	str_append(out, "\r\n");
+	o_stream_nsend(client->output, line, (size_t) n);
+	o_stream_nsend(client->output, "\r\n", 2);
     }
     free(line);
-    str_append(out, ".\r\n");
-    o_stream_nsend(client->output, str_data(out), str_len(out));
-    str_free(&out);
+    o_stream_nsend(client->output, ".\r\n", 3);
     cmail_throttle(client);
 }
 
@@ -664,6 +668,8 @@ static int cmail_cmd_retr(struct client *client, const char *args)
     fclose(env);
     free(res.notice);
     i_free(notice);
+    /* A CHLG RESP may still follow (a client that raced another session). */
+    cmail_pop3_client_get(client)->chlg_msgnum = msgnum + 1;
     client->retr_count++;
     ret = 1;
     return (ret);

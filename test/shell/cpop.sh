@@ -304,11 +304,55 @@ n=$("$CMAIL" evidence show "$ENV3" --db "$T/notary/evidence.db" | grep -c 'recei
 check "and exactly one receipt-sent row" test "$n" -eq 1
 check "the journal chain checks" "$CMAIL" evidence check --db "$T/notary/evidence.db"
 
+# --- a long reply by pop3 itself, then more commands: the plugin must still own the
+# input (pop3's flush callback would re-install pop3's own input handler) ---
+{ printf 'From: carol@example.org\r\nTo: bob@example.org\r\nSubject: big\r\n\r\n'
+  for i in $(seq 1 20000); do printf 'line %05d of a long ordinary message, long enough to fill buffers\r\n' "$i"; done
+} > "$T/big.eml"
+check "a 1.4 MB ordinary message reaches bob" smtp_send carol@example.org bob@example.org "$T/big.eml"
+check "bob's mailbox holds four messages" wait_for_mail bob 4
+pop3 "RETR 4" "CAPA" "LIST 3" "RETR 3" "LIST 3" > "$T/long.txt"
+K2="1 1 0 1 0"
+check_output "pop3's own RETR of the long message completes" "^line 20000 of" body_of 1 "$K2" < "$T/long.txt"
+check_output "after it, CAPA is still the plugin's" "^CMAIL CertifiedMail$" body_of 2 "$K2" < "$T/long.txt"
+check_output "after it, LIST 3 is still the plugin's" "^\+OK 3 [0-9]+ CertifiedMail$" status_of 3 "$K2" < "$T/long.txt"
+check_output "after it, RETR 3 (answered) gives the ENVELOPE" "name=\"?envelop" body_of 4 "$K2" < "$T/long.txt"
+check_output "and the session still answers" "^\+OK 3 [0-9]+ CertifiedMail$" status_of 5 "$K2" < "$T/long.txt"
+
+# --- carol replays bob's accepted answer for the same message: refused ---
+pop3_raw carol@example.org "$(mta_pass carol)" "RETR 1" "$(chlg "$T/good.xml")" | tr -d '\r' > "$T/replay.txt"
+check_output "carol gets her own receipt notice for message 1" "^\+OK [0-9]+ octets$" status_of 1 "1 1" < "$T/replay.txt"
+check_output "carol replaying bob's signed answer is refused" "$ERR" status_of 2 "1 1" < "$T/replay.txt"
+check_fails "the replay released nothing" grep -qE 'secret terms|name="?envelop' "$T/replay.txt"
+
+# --- end to end with the real client: carol runs `cmail fetch` ---
+mta_pass carol > "$T/carol.pw"
+mkdir -p "$T/carolout"
+check "cmail fetch as carol retrieves her mail through the plugin" \
+  timeout 60 "$CMAIL" fetch --server "127.0.0.1:$DOVECOT_POP3_PORT" --implicit-tls \
+    --server-name "$MTA_HOSTNAME" --tls-ca "$DOVECOT_SSL_CA" --user carol@example.org \
+    --password-file "$T/carol.pw" --cert "$CC" --key "$CK" --ca "$P/ca.pem" --crl "$P/crl.pem" \
+    --out "$T/carolout"
+check "carol's plaintext is byte-identical to what alice sent" cmp "$T/msg1.eml" "$T/carolout/$ENVID.eml"
+check "the journal has carol's answered row" sh -c \
+  "'$CMAIL' evidence show '$ENVID' --db '$T/notary/evidence.db' | grep -q 'answered.*recipient=carol@example.org'"
+check "alice receives carol's receipt notice mail too" wait_for_mail alice 3
+
 # --- a misconfigured plugin refuses the session, it does not crash ---
 pop3_raw dave@example.org "$(mta_pass dave)" LIST | tr -d '\r' > "$T/dave.txt"
 check_output "a broken cmail_config refuses the session" "^-ERR \[SYS/TEMP\] Certified mail is not available" cat "$T/dave.txt"
 check_output "and logs why" "cmail: cmail_config $T/broken.conf" cat "$DOVECOT_LOG"
 check_fails "no pop3 process crashed" grep -qE 'Panic|Fatal|killed with signal' "$DOVECOT_LOG"
+
+# --- the notary is down: clean refusals, the session goes on ---
+kill "$NOTARY_PID" 2>/dev/null
+for i in $(seq 50); do kill -0 "$NOTARY_PID" 2>/dev/null || break; sleep 0.1; done
+pop3 "RETR 3" "$(chlg "$T/good3.xml")" "LIST 3" > "$T/down.txt"
+check_output "RETR with the notary down: -ERR 503 receipt notice" \
+  "^-ERR 503 Error: unable to send receipt notice$" status_of 1 "0 0 0" < "$T/down.txt"
+check_output "CHLG RESP with the notary down: -ERR 503 ENVELOPE" "$ERR" status_of 2 "0 0 0" < "$T/down.txt"
+check_output "the session goes on" "^\+OK 3 [0-9]+ CertifiedMail$" status_of 3 "0 0 0" < "$T/down.txt"
+check_fails "nothing was released without the notary" grep -qE 'Another secret|name="?envelop' "$T/down.txt"
 
 # The plugin's own log lines, for the test log.
 grep -E 'cmail|Error|Panic' "$DOVECOT_LOG" | tail -${CPOP_LOG_LINES:-40} | sed 's/^/# dovecot: /' >&2

@@ -58,6 +58,18 @@ check_output "a fake X-Cmail header on port 25 is rejected 550 5.7.1" "550[ -]5\
 check_output "an ordinary message on port 25 passes the milter" "^250|queued" \
   smtp_send alice@example.org bob@example.org <(printf 'From: alice@example.org\r\nSubject: hi\r\n\r\nplain\r\n')
 
+# The same deposit through cmtpd standalone (-l, fork per connection, -u nobody).
+mta_free_port CMTP2_PORT
+"$CMTPD" -c "$CMAIL_CONF" -L "$T/cmtpd.log" -u nobody -l "127.0.0.1:$CMTP2_PORT" >>"$T/cmtpd.out" 2>&1 &
+cm_on_exit "kill $! 2>/dev/null"
+mta_wait_port "$CMTP2_PORT" 10
+check "cmail send deposits through standalone cmtpd -l -u nobody" \
+  "$CMAIL" send --server "127.0.0.1:$CMTP2_PORT" --server-name mail.example.org --from alice@example.org \
+  --cert "$P/users/alice@example.org.pem" --key "$P/users/alice@example.org.key" --ca "$P/ca.pem" \
+  --crl "$P/crl.pem" --to bob@example.org --timeout 60 "$T/msg.eml"
+check "bob's mailbox receives the second stored form" wait_for_mail bob 2
+check_output "the standalone cmtpd runs as nobody" "^nobody" ps -o user= -p "$(pgrep -f "cmtpd -c $CMAIL_CONF -L $T/cmtpd.log -u nobody" | head -1)"
+
 # No loss: the milter is gone, so the injection listener tempfails during DEPO.
 kill "$MILTER_PID"; sleep 0.5
 rows_before=$(cmail_evidence check | grep -o '[0-9]* rows' | cut -d' ' -f1)
@@ -68,5 +80,5 @@ rows_after=$(cmail_evidence check | grep -o '[0-9]* rows' | cut -d' ' -f1)
 check "no journal row was written for it (no queued, no deposited)" test "$rows_before" = "$rows_after"
 check "no file is left in the spool" test -z "$(ls -A "$T/spool")"
 check "nothing was queued for it" sh -c "postqueue -c '$POSTFIX_CONF' -p | grep -q 'Mail queue is empty'"
-check "bob still has exactly one certified message" test "$(grep -l 'X-Cmail-Delivery-Type' "$(mta_maildir bob)"/new/* "$(mta_maildir bob)"/cur/* 2>/dev/null | wc -l)" -eq 1
+check "bob still has exactly two certified messages" test "$(grep -l 'X-Cmail-Delivery-Type' "$(mta_maildir bob)"/new/* "$(mta_maildir bob)"/cur/* 2>/dev/null | wc -l)" -eq 2
 cm_done

@@ -17,6 +17,7 @@ MILTER=$top_builddir/milter/cmail-milter
 : "${CMAIL_USERS:=alice bob carol}"
 : "${CMAIL_EXTRA_MAIN:=}"
 : "${CMAIL_EXTRA_MASTER:=}"
+: "${CMAIL_CMTPD_MODE:=spawn}"	# spawn: Postfix spawn(8) service; standalone: cmtpd -l
 
 # cmail_stack_missing: print what is missing to run a stack (empty when all is there)
 cmail_stack_missing() {
@@ -91,8 +92,10 @@ EOC
 non_smtpd_milters = unix:$T/run/milter.sock
 milter_default_action = tempfail
 $CMAIL_EXTRA_MAIN"
-  POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n n n - - spawn
-  user=nobody argv=$CMTPD -c $CMAIL_CONF -L $T/cmtpd.log
+  POSTFIX_EXTRA_MASTER=""
+  [ "$CMAIL_CMTPD_MODE" = spawn ] && POSTFIX_EXTRA_MASTER="127.0.0.1:$CMTP_PORT inet n n n - - spawn
+  user=nobody argv=$CMTPD -c $CMAIL_CONF -L $T/cmtpd.log"
+  POSTFIX_EXTRA_MASTER="$POSTFIX_EXTRA_MASTER
 127.0.0.1:$INJ_PORT inet n - n - - smtpd
   -o syslog_name=postfix/cmail-inject
   -o milter_macro_daemon_name=cmail-inject
@@ -100,6 +103,10 @@ $CMAIL_EXTRA_MAIN"
   -o smtpd_client_restrictions=permit_mynetworks,reject
 $CMAIL_EXTRA_MASTER"
   postfix_start || return 1
+  if [ "$CMAIL_CMTPD_MODE" = standalone ]; then
+    "$CMTPD" -c "$CMAIL_CONF" -L "$T/cmtpd.log" -u nobody -l "127.0.0.1:$CMTP_PORT" >>"$T/cmtpd.out" 2>&1 &
+    cm_on_exit "kill $! 2>/dev/null"
+  fi
   mta_wait_port "$CMTP_PORT" 10
   export P CMTP_PORT INJ_PORT CMAIL_CONF
 }
