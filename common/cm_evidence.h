@@ -33,7 +33,8 @@
  * .fi
  *	time is ISO 8601 UTC with milliseconds ("2026-11-25T07:34:57.123Z").
  *	event is one of deposited, queued, relayed, transit, challenged,
- *	answered, receipt-sent, non-delivery (cm_evidence_event_ok()).
+ *	answered, answer-refused, receipt-sent, non-delivery
+ *	(cm_evidence_event_ok()).
  *	details is canonical: "key=value" lines, each ending in "\n",
  *	sorted by key (bytewise), keys [a-z0-9_]{1,32} and unique, values
  *	printable ASCII (0x20-0x7e) of at most CM_EVIDENCE_VALUE_MAX bytes,
