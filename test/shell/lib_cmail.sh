@@ -7,6 +7,8 @@
 # $CMTP_PORT and the injection listener (with the milter) on $INJ_PORT. Everything
 # is stopped at exit. Extra main.cf/master.cf lines: CMAIL_EXTRA_MAIN/CMAIL_EXTRA_MASTER.
 #
+# CMAIL_CPOP=yes also loads the CPOP plugin into Dovecot's pop3 (receipt notices
+# go to Postfix's public port).
 # Exported: P (the PKI directory), CMTP_PORT, INJ_PORT, CMAIL_CONF, MILTER_PID,
 # NOTARY_PID; functions cmail_send_as FROM [cmail send options...] MESSAGE,
 # cmail_start_milter, cmail_evidence.
@@ -17,7 +19,9 @@ MILTER=$top_builddir/milter/cmail-milter
 : "${CMAIL_USERS:=alice bob carol}"
 : "${CMAIL_EXTRA_MAIN:=}"
 : "${CMAIL_EXTRA_MASTER:=}"
-: "${CMAIL_CMTPD_MODE:=spawn}"	# spawn: Postfix spawn(8) service; standalone: cmtpd -l
+: "${CMAIL_CMTPD_MODE:=spawn}"
+: "${CMAIL_CPOP:=no}"	# yes: Dovecot's pop3 loads the CPOP plugin (receipts go to Postfix)
+PLUGIN=$top_builddir/dovecot-plugin/lib95_cmail_plugin.so	# spawn: Postfix spawn(8) service; standalone: cmtpd -l
 
 # cmail_stack_missing: print what is missing to run a stack (empty when all is there)
 cmail_stack_missing() {
@@ -26,6 +30,7 @@ cmail_stack_missing() {
   for p in "$CMTPD" "$NOTARY" "$MILTER" /usr/sbin/postfix /usr/sbin/dovecot; do
     [ -x "$p" ] || { echo "$p"; return; }
   done
+  [ "$CMAIL_CPOP" = yes ] && [ ! -f "$PLUGIN" ] && echo "$PLUGIN"
 }
 
 # cmail_start_milter: (re)start cmail-milter on $T/run/milter.sock
@@ -87,6 +92,20 @@ EOC
   chmod 0666 "$T/run/notary.sock"
   [ -S "$T/run/milter.sock" ] || { mta_diag "cmail-milter did not start"; sed 's/^/#   /' "$T/milter.out" >&2; return 1; }
   mta_users $CMAIL_USERS || return 1
+  if [ "$CMAIL_CPOP" = yes ]; then
+    # The plugin, and an include that names the receipt submission port once
+    # Postfix runs (then Dovecot is reloaded).
+    mkdir -p "$T/modules" && chmod 0755 "$T/modules"
+    install -m 0644 "$PLUGIN" "$T/modules/lib95_cmail_plugin.so"
+    DOVECOT_PLUGIN_DIR=$T/modules
+    printf 'plugin {\n  cmail_config = %s\n}\n' "$CMAIL_CONF" > "$T/dovecot-cmail.conf"
+    DOVECOT_EXTRA_CONF="protocol pop3 {
+  mail_plugins = \$mail_plugins cmail
+}
+mail_always_cache_fields = hdr.x-cmail-delivery-type
+!include_try $T/dovecot-cmail.conf
+${DOVECOT_EXTRA_CONF:-}"
+  fi
   dovecot_start || return 1
   POSTFIX_EXTRA_MAIN="smtpd_milters = unix:$T/run/milter.sock
 non_smtpd_milters = unix:$T/run/milter.sock
@@ -103,6 +122,11 @@ $CMAIL_EXTRA_MAIN"
   -o smtpd_client_restrictions=permit_mynetworks,reject
 $CMAIL_EXTRA_MASTER"
   postfix_start || return 1
+  if [ "$CMAIL_CPOP" = yes ]; then
+    printf 'plugin {\n  cmail_config = %s\n  cmail_submission_host = 127.0.0.1:%s\n}\n' \
+      "$CMAIL_CONF" "$POSTFIX_SMTP_PORT" > "$T/dovecot-cmail.conf"
+    doveadm -c "$DOVECOT_CONF" reload >/dev/null 2>&1 || return 1
+  fi
   if [ "$CMAIL_CMTPD_MODE" = standalone ]; then
     "$CMTPD" -c "$CMAIL_CONF" -L "$T/cmtpd.log" -u nobody -l "127.0.0.1:$CMTP_PORT" >>"$T/cmtpd.out" 2>&1 &
     cm_on_exit "kill $! 2>/dev/null"
@@ -116,6 +140,17 @@ cmail_send_as() {
   local u=$1; shift
   "$CMAIL" send --server "127.0.0.1:$CMTP_PORT" --server-name mail.example.org \
     --from "$u@example.org" --cert "$P/users/$u@example.org.pem" --key "$P/users/$u@example.org.key" \
+    --ca "$P/ca.pem" --crl "$P/crl.pem" --timeout 60 "$@"
+}
+
+# cmail_fetch_as USER [cmail fetch options...]: cmail fetch as USER@example.org over
+# POP3S (the plugin must be loaded: CMAIL_CPOP=yes)
+cmail_fetch_as() {
+  local u=$1; shift
+  printf '%s\n' "$(mta_pass "$u")" > "$T/$u.pass"
+  "$CMAIL" fetch --server "127.0.0.1:$DOVECOT_POP3_PORT" --implicit-tls --server-name mail.example.org \
+    --tls-ca "$DOVECOT_SSL_CA" --user "$u@example.org" --password-file "$T/$u.pass" \
+    --cert "$P/users/$u@example.org.pem" --key "$P/users/$u@example.org.key" \
     --ca "$P/ca.pem" --crl "$P/crl.pem" --timeout 60 "$@"
 }
 
