@@ -13,38 +13,22 @@
 . "$top_srcdir/test/shell/lib_mta.sh"
 . "$top_srcdir/test/shell/lib_cmail.sh"
 
-PLUGIN=$top_builddir/dovecot-plugin/lib95_cmail_plugin.so
 SCHEMA=$CMAIL_SCHEMA_DIR/x1341-notices.xsd
+CMAIL_CPOP=yes
 missing=$(cmail_stack_missing)
-[ -z "$missing" ] && [ ! -e "$PLUGIN" ] && missing=$PLUGIN
 for tool in xmllint xmlsec1 openssl; do
   [ -z "$missing" ] && ! command -v $tool >/dev/null && missing=$tool
 done
 if [ -n "$missing" ]; then skip "needs $missing"; cm_done; exit 0; fi
 
-# --- the stack of lib_cmail.sh, Dovecot's pop3 with the plugin; TLS with the Cmail
-# server certificate (so --ca serves for TLS and notices alike) ---
+# --- the stack of lib_cmail.sh with the CPOP plugin; TLS with the Cmail server
+# certificate (so --ca serves for TLS and notices alike) ---
 mta_init || { not_ok "mta_init"; cm_done; exit 1; }
-mkdir -p "$T/modules" "$T/bob" "$T/bob2"
-chmod 0755 "$T/modules"
-install -m 0644 "$PLUGIN" "$T/modules/lib95_cmail_plugin.so"
-DOVECOT_PLUGIN_DIR=$T/modules
+mkdir -p "$T/bob" "$T/bob2"
 # cmail_stack_start makes the PKI in $T/pki before it starts Dovecot.
 DOVECOT_SSL_CERT=$T/pki/server.pem
 DOVECOT_SSL_KEY=$T/pki/server.key
-# The receipt submission port is known once Postfix runs: the plugin block is an
-# include rewritten then, and Dovecot reloaded.
-printf 'plugin {\n  cmail_config = %s\n}\n' "$T/cmail.conf" > "$T/dovecot-cmail.conf"
-DOVECOT_EXTRA_CONF="protocol pop3 {
-  mail_plugins = \$mail_plugins cmail
-}
-!include_try $T/dovecot-cmail.conf"
 if ! cmail_stack_start; then not_ok "the Cmail stack starts"; mta_log_tail 40; cm_done; exit 1; fi
-printf 'plugin {\n  cmail_config = %s\n  cmail_submission_host = 127.0.0.1:%s\n}\n' \
-  "$CMAIL_CONF" "$POSTFIX_SMTP_PORT" > "$T/dovecot-cmail.conf"
-doveadm -c "$DOVECOT_CONF" reload >/dev/null 2>&1
-# pop3 runs as the mail user; the notary socket is 0660 for its own user (as cpop.sh).
-chmod 0666 "$T/run/notary.sock"
 ok "the Cmail stack starts with the CPOP plugin"
 
 # --- deposit: certified (bob), an ordinary mail, certified (bob) ---
