@@ -7,7 +7,7 @@
  *	cmail send --server HOST:PORT --from ADDR --cert FILE --key FILE
  *		--ca FILE [--crl FILE|DIR] [--to ADDR]... [--cc ADDR]...
  *		[--out DIR] [--server-name NAME] [--implicit-tls]
- *		[--timeout SECONDS] MESSAGE.eml
+ *		[--timeout SECONDS] [--repeat N] MESSAGE.eml
  * DESCRIPTION
  *	PROFILE.md sections 2-4, steps m1-m15: STARTTLS (or implicit TLS)
  *	with the server verified against --ca, CELO, DELV CertifiedMail,
@@ -21,6 +21,9 @@
  *	recipient (challenge number and answer, wrapped key, certificate),
  *	sign as the sender and send DEPO. --out DIR receives
  *	ENVID.deposit.xml and ENVID.signed-deposit.xml.
+ *
+ *	--repeat N deposits the message N times over one CMTP session, each
+ *	a complete deposit with its own key (benchmarks, load tests).
  *
  *	Without --to/--cc the recipients are the addresses of the message's
  *	To and Cc header fields.
@@ -73,7 +76,7 @@ typedef struct {
 
 typedef struct {
     const char *server, *server_name, *from, *cert_file, *key_file, *ca, *crl, *out;
-    int     implicit_tls, timeout;
+    int     implicit_tls, timeout, repeat;
     SEND_RCPT rcpt[SEND_RCPT_MAX];
     int     nrcpt;
     X509   *cert;
@@ -89,10 +92,12 @@ static int send_usage(FILE *fp, int status)
 {
     fprintf(fp, "usage: cmail send --server HOST:PORT --from ADDR --cert FILE --key FILE --ca FILE\n"
 	    "                  [--crl FILE|DIR] [--to ADDR]... [--cc ADDR]... [--out DIR]\n"
-	    "                  [--server-name NAME] [--implicit-tls] [--timeout SECONDS] MESSAGE.eml\n\n"
+	    "                  [--server-name NAME] [--implicit-tls] [--timeout SECONDS]\n"
+	    "                  [--repeat N] MESSAGE.eml\n\n"
 	    "Deposit MESSAGE.eml as certified mail (ITU-T X.1341 CMTP). The message is\n"
 	    "encrypted for each recipient; the server's deposit notice is verified and\n"
-	    "countersigned. --out DIR keeps the deposit notices.\n"
+	    "countersigned. --out DIR keeps the deposit notices. --repeat N deposits\n"
+	    "the message N times over one session (each with its own key and notices).\n"
 	    "Exit: 0 deposited, 1 refused/invalid, 2 usage, 75 temporary failure.\n");
     return (status);
 }
@@ -532,11 +537,12 @@ int     cmd_send(int argc, char **argv)
 	{"out", required_argument, 0, 'o'},
 	{"implicit-tls", no_argument, 0, 'I'},
 	{"timeout", required_argument, 0, 'T'},
+	{"repeat", required_argument, 0, 'r'},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
     };
     SEND    s;
-    int     ch, i, ret;
+    int     ch, i, n, ret;
     unsigned char rsck[CM_ENVELOPE_KEY_LEN];
     CM_ENVELOPE_MIME_DIGESTS d;
     FILE   *env = 0;
@@ -547,6 +553,7 @@ int     cmd_send(int argc, char **argv)
     memset(&s, 0, sizeof(s));
     s.fd = -1;
     s.timeout = 300;
+    s.repeat = 1;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, 0)) != -1) {
 	switch (ch) {
@@ -560,6 +567,7 @@ int     cmd_send(int argc, char **argv)
 	case 'o': s.out = optarg; break;
 	case 'I': s.implicit_tls = 1; break;
 	case 'T': s.timeout = atoi(optarg); break;
+	case 'r': s.repeat = atoi(optarg); break;
 	case 't':
 	case 'c':
 	    if (add_rcpt(&s, optarg, ch == 't' ? CM_ENTITY_TO : CM_ENTITY_CC) < 0) {
@@ -572,7 +580,7 @@ int     cmd_send(int argc, char **argv)
 	}
     }
     if (optind != argc - 1 || !s.server || !s.from || !s.cert_file || !s.key_file || !s.ca
-	|| s.timeout <= 0)
+	|| s.timeout <= 0 || s.repeat < 1 || s.repeat > 1000000)
 	return (send_usage(stderr, CMAIL_EX_USAGE));
     if (!cm_addr_valid(s.from)) {
 	fprintf(stderr, "cmail send: invalid --from address '%s'\n", s.from);
@@ -618,15 +626,31 @@ int     cmd_send(int argc, char **argv)
 	    goto done;
 	}
     }
-    if ((ret = session_open(&s)) != 0 || (ret = envelope_commands(&s)) != 0)
+    if ((ret = session_open(&s)) != 0)
 	goto done;
-    if ((env = build_envelope(&s, argv[optind], rsck, &d, &message_id)) == 0) {
-	ret = CMAIL_EX_FAIL;
-	goto done;
+    for (n = 0; n < s.repeat; n++) {
+	for (i = 0; i < s.nrcpt; i++) {
+	    X509_free(s.rcpt[i].cert);
+	    s.rcpt[i].cert = 0;
+	}
+	if ((ret = envelope_commands(&s)) != 0)
+	    goto done;
+	if ((env = build_envelope(&s, argv[optind], rsck, &d, &message_id)) == 0) {
+	    ret = CMAIL_EX_FAIL;
+	    goto done;
+	}
+	if ((ret = send_data(&s, env, &notice, &notice_len)) != 0)
+	    goto done;
+	ret = countersign(&s, notice, notice_len, rsck, &d, message_id);
+	free(notice);
+	notice = 0;
+	free(message_id);
+	message_id = 0;
+	fclose(env);
+	env = 0;
+	if (ret != 0)
+	    goto done;
     }
-    if ((ret = send_data(&s, env, &notice, &notice_len)) != 0)
-	goto done;
-    ret = countersign(&s, notice, notice_len, rsck, &d, message_id);
     if (ret == 0) {
 	CM_REPLY r;
 

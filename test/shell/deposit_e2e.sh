@@ -68,6 +68,9 @@ check "cmail send deposits through standalone cmtpd -l -u nobody" \
   --cert "$P/users/alice@example.org.pem" --key "$P/users/alice@example.org.key" --ca "$P/ca.pem" \
   --crl "$P/crl.pem" --to bob@example.org --timeout 60 "$T/msg.eml"
 check "bob's mailbox receives the second stored form" wait_for_mail bob 2
+cmail_send_as alice --to bob@example.org --repeat 2 "$T/msg.eml" > "$T/repeat.out" 2>&1
+check "cmail send --repeat 2 makes two deposits in one session" test "$(grep -c '^deposited: envelope' "$T/repeat.out")" -eq 2
+check "bob's mailbox receives both" wait_for_mail bob 4
 check_output "the standalone cmtpd runs as nobody" "^nobody" ps -o user= -p "$(pgrep -f "cmtpd -c $CMAIL_CONF -L $T/cmtpd.log -u nobody" | head -1)"
 
 # No loss: the milter is gone, so the injection listener tempfails during DEPO.
@@ -80,5 +83,5 @@ rows_after=$(cmail_evidence check | grep -o '[0-9]* rows' | cut -d' ' -f1)
 check "no journal row was written for it (no queued, no deposited)" test "$rows_before" = "$rows_after"
 check "no file is left in the spool" test -z "$(ls -A "$T/spool")"
 check "nothing was queued for it" sh -c "postqueue -c '$POSTFIX_CONF' -p | grep -q 'Mail queue is empty'"
-check "bob still has exactly two certified messages" test "$(grep -l 'X-Cmail-Delivery-Type' "$(mta_maildir bob)"/new/* "$(mta_maildir bob)"/cur/* 2>/dev/null | wc -l)" -eq 2
+check "bob still has exactly four certified messages" test "$(grep -l 'X-Cmail-Delivery-Type' "$(mta_maildir bob)"/new/* "$(mta_maildir bob)"/cur/* 2>/dev/null | wc -l)" -eq 4
 cm_done
