@@ -254,5 +254,10 @@ int     main(int argc, char **argv)
 	standalone(&proto, listen_addr, user);
     else
 	serve(&proto, 0, 1);
+    /* Process-lifetime objects, freed so that leak checkers see a clean exit. */
+    SSL_CTX_free(proto.tls);
+    X509_free(proto.server_cert);
+    cm_trust_free(proto.trust);
+    cm_config_free(proto.cf);
     return (0);
 }

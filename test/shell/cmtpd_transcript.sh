@@ -52,9 +52,11 @@ cm_on_exit "kill $SINK_PID 2>/dev/null"
 for i in $(seq 50); do [ -S "$T/notary.sock" ] && break; sleep 0.1; done
 mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
 
-# play NAME: run the script on stdin against a fresh cmtpd, as one TAP check
+# play NAME: run the script on stdin against a fresh cmtpd, as one TAP check.
+# CMTPD_WRAP="/usr/bin/valgrind --leak-check=full --error-exitcode=9 --log-file=/tmp/vg.%p"
+# runs each cmtpd under a checker (a full path: cmtp_play execs it directly).
 play() {
-  if "$PLAY" --ca "$P/ca.pem" -- "$CMTPD" -c "$T/cmail.conf" -L "$T/cmtpd.log" >"$T/.play" 2>&1; then
+  if "$PLAY" --ca "$P/ca.pem" -- ${CMTPD_WRAP:-} "$CMTPD" -c "$T/cmail.conf" -L "$T/cmtpd.log" >"$T/.play" 2>&1; then
     ok "$1"
   else
     not_ok "$1"; sed 's/^/# /' "$T/.play"; tail -5 "$T/cmtpd.log" | sed 's/^/# cmtpd: /'
