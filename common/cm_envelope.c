@@ -242,33 +242,21 @@ static int env_cipher(CM_ENVELOPE *e, const unsigned char *in, size_t len,
     return (0);
 }
 
-/* env_emit - account and hash freshly produced output */
-static int env_emit(CM_ENVELOPE *e, const unsigned char *out, size_t len)
+/* env_account - hash and count bytes of the plaintext or the ciphertext side */
+static int env_account(CM_ENVELOPE *e, const unsigned char *p, size_t len, int plain)
 {
-    CM_HASH *h = e->encrypt ? e->cipher_hash : e->plain_hash;
-
-    if (len > 0 && cm_hash_update(h, out, len) < 0)
+    if (len > 0 && cm_hash_update(plain ? e->plain_hash : e->cipher_hash, p, len) < 0)
 	return (env_fail(e, "digest failed"));
-    if (e->encrypt)
-	e->dig.cipher_len += len;
-    else
-	e->dig.plain_len += len;
-    return (0);
-}
-
-/* env_take_input - account and hash consumed input */
-static int env_take_input(CM_ENVELOPE *e, const unsigned char *in, size_t len)
-{
-    CM_HASH *h = e->encrypt ? e->plain_hash : e->cipher_hash;
-
-    if (len > 0 && cm_hash_update(h, in, len) < 0)
-	return (env_fail(e, "digest failed"));
-    if (e->encrypt)
+    if (plain)
 	e->dig.plain_len += len;
     else
 	e->dig.cipher_len += len;
     return (0);
 }
+
+/* Input is plaintext when encrypting, output when decrypting. */
+#define env_take_input(e, in, len)	env_account((e), (in), (len), (e)->encrypt)
+#define env_emit(e, out, len)		env_account((e), (out), (len), !(e)->encrypt)
 
 /* env_update_encrypt - IV first, then ciphertext */
 static int env_update_encrypt(CM_ENVELOPE *e, const unsigned char *in, size_t len,
