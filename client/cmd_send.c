@@ -7,7 +7,7 @@
  *	cmail send --server HOST:PORT --from ADDR --cert FILE --key FILE
  *		--ca FILE [--crl FILE|DIR] [--to ADDR]... [--cc ADDR]...
  *		[--out DIR] [--server-name NAME] [--implicit-tls]
- *		[--timeout SECONDS] [--repeat N] MESSAGE.eml
+ *		[--timeout SECONDS] [--tls-ca FILE] [--repeat N] MESSAGE.eml
  * DESCRIPTION
  *	PROFILE.md sections 2-4, steps m1-m15: STARTTLS (or implicit TLS)
  *	with the server verified against --ca, CELO, DELV CertifiedMail,
@@ -75,7 +75,7 @@ typedef struct {
 } SEND_RCPT;
 
 typedef struct {
-    const char *server, *server_name, *from, *cert_file, *key_file, *ca, *crl, *out;
+    const char *server, *server_name, *from, *cert_file, *key_file, *ca, *crl, *out, *tls_ca;
     int     implicit_tls, timeout, repeat;
     SEND_RCPT rcpt[SEND_RCPT_MAX];
     int     nrcpt;
@@ -93,11 +93,13 @@ static int send_usage(FILE *fp, int status)
     fprintf(fp, "usage: cmail send --server HOST:PORT --from ADDR --cert FILE --key FILE --ca FILE\n"
 	    "                  [--crl FILE|DIR] [--to ADDR]... [--cc ADDR]... [--out DIR]\n"
 	    "                  [--server-name NAME] [--implicit-tls] [--timeout SECONDS]\n"
-	    "                  [--repeat N] MESSAGE.eml\n\n"
+	    "                  [--tls-ca FILE] [--repeat N] MESSAGE.eml\n\n"
 	    "Deposit MESSAGE.eml as certified mail (ITU-T X.1341 CMTP). The message is\n"
 	    "encrypted for each recipient; the server's deposit notice is verified and\n"
 	    "countersigned. --out DIR keeps the deposit notices. --repeat N deposits\n"
 	    "the message N times over one session (each with its own key and notices).\n"
+	    "The server's TLS certificate is verified against --tls-ca (default: --ca,\n"
+	    "which verifies the notices and the recipients' certificates).\n"
 	    "Exit: 0 deposited, 1 refused/invalid, 2 usage, 75 temporary failure.\n");
     return (status);
 }
@@ -189,7 +191,7 @@ static int session_open(SEND *s)
     if ((s->fd = cm_connect(s->server, s->timeout, s->err, sizeof(s->err))) < 0)
 	return (SEND_EX_TEMP);
     s->st = cm_stream_open(s->fd, s->fd, s->timeout);
-    if ((ctx = cm_tls_client_ctx(s->ca, 0, 0, s->err, sizeof(s->err))) == 0)
+    if ((ctx = cm_tls_client_ctx(s->tls_ca ? s->tls_ca : s->ca, 0, 0, s->err, sizeof(s->err))) == 0)
 	return (CMAIL_EX_FAIL);
     if (name == 0) {
 	cm_connect_host(s->server, host, sizeof(host));
@@ -538,6 +540,7 @@ int     cmd_send(int argc, char **argv)
 	{"implicit-tls", no_argument, 0, 'I'},
 	{"timeout", required_argument, 0, 'T'},
 	{"repeat", required_argument, 0, 'r'},
+	{"tls-ca", required_argument, 0, 'L'},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
     };
@@ -568,6 +571,7 @@ int     cmd_send(int argc, char **argv)
 	case 'I': s.implicit_tls = 1; break;
 	case 'T': s.timeout = atoi(optarg); break;
 	case 'r': s.repeat = atoi(optarg); break;
+	case 'L': s.tls_ca = optarg; break;
 	case 't':
 	case 'c':
 	    if (add_rcpt(&s, optarg, ch == 't' ? CM_ENTITY_TO : CM_ENTITY_CC) < 0) {

@@ -429,6 +429,7 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     size_t  mdlen;
     CM_HASH *h;
     int     ret = -1;
+    int     attempt;
     time_t  now = time(0);
     struct tm tm;
 
@@ -488,10 +489,21 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     details[1] = d_sender;
     details[2] = d_nrcpt;
     details[3] = d_notice;
-    if (cm_notary_record(nc, s->envelope_id, "deposited", details, 4, &rec, err, errlen) < 0) {
-	msg_warn("%s: queued as %s but the deposit was not journalled: %s",
-		 s->envelope_id, queue_id, err);
-	goto done;
+    /*
+     * The message is in Postfix's queue now: a 451 would make the client
+     * deposit it again. Try hard (a new connection each time) before giving up.
+     */
+    for (attempt = 1;; attempt++) {
+	if (nc != 0 && cm_notary_record(nc, s->envelope_id, "deposited", details, 4, &rec,
+					err, errlen) == 0)
+	    break;
+	msg_warn("%s: queued as %s, journalling the deposit failed (attempt %d): %s",
+		 s->envelope_id, queue_id, attempt, err);
+	if (attempt == 5)
+	    goto done;
+	sleep(1);
+	cm_notary_close(nc);
+	nc = notary(s, err, errlen);
     }
     msg_info("%s: deposited, queued as %s, evidence row %lld", s->envelope_id, queue_id, rec.seq);
     ret = 0;

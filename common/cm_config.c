@@ -43,7 +43,7 @@ static const CF_KEY cf_keys[] = {
     {"server_key", CF_PATH, CMAIL_SYSCONFDIR "/private/server.key"},
     {"seal_key", CF_PATH, CMAIL_SYSCONFDIR "/private/seal.key"},
     {"tls_certificate", CF_PATH, CMAIL_SYSCONFDIR "/tls.pem"},
-    {"tls_key", CF_PATH, CMAIL_SYSCONFDIR "/private/tls.key"},
+    {"tls_key", CF_PATH, CMAIL_SYSCONFDIR "/tls/tls.key"},
     {"trust_anchors", CF_PATH, CMAIL_SYSCONFDIR "/trust-anchors.pem"},
     {"crl_directory", CF_PATH, CMAIL_SYSCONFDIR "/crl"},
     {"certificate_directory", CF_PATH, CMAIL_SYSCONFDIR "/certs"},
