@@ -54,10 +54,53 @@
 
 #define NOTARY_TIMEOUT_MS 30000
 
+/*
+ * Temporary files of this process, removed by the watchdog (SIGALRM ends a
+ * session that outlives CMTPD_SESSION_MAX) so that no spool file is left.
+ */
+#define CMTP_TMP_MAX 4
+static char tmp_paths[CMTP_TMP_MAX][PATH_MAX];
+
+/* tmp_track - remember a temporary file (first byte set last) */
+static void tmp_track(const char *path)
+{
+    int     i;
+
+    for (i = 0; i < CMTP_TMP_MAX; i++) {
+	if (tmp_paths[i][0] == 0) {
+	    snprintf(tmp_paths[i] + 1, sizeof(tmp_paths[i]) - 1, "%s", path + 1);
+	    tmp_paths[i][0] = path[0];
+	    return;
+	}
+    }
+}
+
+/* tmp_untrack - forget a temporary file */
+static void tmp_untrack(const char *path)
+{
+    int     i;
+
+    for (i = 0; i < CMTP_TMP_MAX; i++)
+	if (tmp_paths[i][0] && strcmp(tmp_paths[i], path) == 0)
+	    tmp_paths[i][0] = 0;
+}
+
+/* cmtp_watchdog - SIGALRM: remove temporary files and exit (async-signal-safe) */
+void    cmtp_watchdog(int sig)
+{
+    int     i;
+
+    for (i = 0; i < CMTP_TMP_MAX; i++)
+	if (tmp_paths[i][0])
+	    (void) unlink(tmp_paths[i]);
+    _exit(1);
+}
+
 /* cmtp_discard_data - forget the ENVELOPE of this transaction */
 void    cmtp_discard_data(CMTP_SESSION *s)
 {
     if (s->spool[0]) {
+	tmp_untrack(s->spool);
 	if (unlink(s->spool) < 0 && errno != ENOENT)
 	    msg_warn("remove %s: %m", s->spool);
 	s->spool[0] = 0;
@@ -80,8 +123,10 @@ static FILE *spool_create(CMTP_SESSION *s, const char *what, char *path, size_t 
 	path[0] = 0;
 	return (0);
     }
+    tmp_track(path);
     if ((fp = fdopen(fd, "w+")) == 0) {
 	close(fd);
+	tmp_untrack(path);
 	unlink(path);
 	path[0] = 0;
     }
@@ -404,6 +449,8 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 /* remove_file - unlink a temporary file if named */
 static void remove_file(char *path)
 {
+    if (path[0])
+	tmp_untrack(path);
     if (path[0] && unlink(path) < 0 && errno != ENOENT)
 	msg_warn("remove %s: %m", path);
     path[0] = 0;

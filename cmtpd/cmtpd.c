@@ -55,7 +55,6 @@
 #include "cmtpd.h"
 
 #define CMTPD_CHILDREN_MAX	100
-#define CMTPD_SESSION_MAX	3600	/* seconds, whole session watchdog */
 
 static int implicit_tls;
 
@@ -95,7 +94,8 @@ static void serve(CMTP_SESSION *proto, int rfd, int wfd)
     if ((s.st = cm_stream_open(rfd, wfd, (int) cm_config_int(s.cf, "smtp_timeout"))) == 0)
 	msg_fatal("out of memory");
     msg_info("connect from %s", client);
-    alarm(CMTPD_SESSION_MAX);
+    signal(SIGALRM, cmtp_watchdog);
+    alarm((unsigned) cm_config_int(s.cf, "session_time_limit"));
     if (implicit_tls) {
 	if (cm_stream_starttls(s.st, s.tls, 1, 0, err, sizeof(err)) < 0) {
 	    msg_warn("%s: %s", client, err);

@@ -59,6 +59,7 @@ extern void cmtp_reset(CMTP_SESSION *s);
 extern void cmtp_data(CMTP_SESSION *s);
 extern void cmtp_depo(CMTP_SESSION *s, const char *arg);
 extern void cmtp_discard_data(CMTP_SESSION *s);
+extern void cmtp_watchdog(int sig);
 
 /* cmtp_submit.c */
 extern int cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,

@@ -61,6 +61,7 @@ static const CF_KEY cf_keys[] = {
     {"milter_injection_name", CF_STRING, "cmail-inject"},
     {"milter_socket_mode", CF_STRING, "0660"},
     {"smtp_timeout", CF_INT, "300"},
+    {"session_time_limit", CF_INT, "3600"},
     {"schema_directory", CF_STRING, ""},
     {"verbose", CF_BOOL, "no"},
     {0, 0, 0},

@@ -310,6 +310,27 @@ EOS
 sleep 0.3
 check "no file is left in the spool after truncated DATA" test -z "$(ls -A "$T/spool")"
 
+# The session watchdog: a client that stalls in DATA past session_time_limit is cut
+# off and its spool file removed.
+# (smtp_timeout is long here: only the watchdog can end the session in time.)
+sed 's/^smtp_timeout = 10$/smtp_timeout = 120\nsession_time_limit = 2/' "$T/cmail.conf" > "$T/short.conf"
+timeout 15 "$PLAY" --ca "$P/ca.pem" -- "$CMTPD" -c "$T/short.conf" -L "$T/cmtpd.log" > "$T/.play" 2>&1 <<EOS
+$HELLO
+> MAIL FROM:<alice@example.org>
+< 250
+> RCPT TO:<bob@example.org>
+< 250
+> DATA
+< 354
+> From: alice@example.org
+! sleep 4
+eof
+EOS
+rc=$?
+check "session_time_limit ends a stalled session (the server closes mid-DATA)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$T/.play"
+check "and its spool file is gone" test -z "$(ls -A "$T/spool")"
+
 { echo "< 220"; for i in $(seq 20); do echo "> BOGUS $i"; echo "< 500"; done; echo "> NOOP"; echo "< 421 too many errors"; echo "eof"; } > "$T/errors.script"
 play "too many bad commands end the session with 421" < "$T/errors.script"
 
