@@ -307,7 +307,7 @@ $HELLO
 > half a message
 hangup
 EOS
-sleep 0.3
+for i in $(seq 50); do [ -z "$(ls -A "$T/spool")" ] && break; sleep 0.1; done
 check "no file is left in the spool after truncated DATA" test -z "$(ls -A "$T/spool")"
 
 # The session watchdog: a client that stalls in DATA past session_time_limit is cut
