@@ -48,7 +48,7 @@ void    cmm_scan_init(CMM_SCAN *sc, const char *needle)
     size_t  i;
 
     memset(sc, 0, sizeof(*sc));
-    for (i = 0; needle[i] && i < CMM_NEEDLE_MAX; i++)
+    for (i = 0; i < CMM_NEEDLE_MAX && needle[i]; i++)
 	sc->needle[i] = (char) lower((unsigned char) needle[i]);
     sc->needle[i] = 0;
     sc->len = i;
@@ -101,7 +101,7 @@ int     cmm_contains_nocase(const char *hay, const char *needle)
     char    low[CMM_NEEDLE_MAX + 1];
     size_t  i;
 
-    for (i = 0; needle[i] && i < CMM_NEEDLE_MAX; i++)
+    for (i = 0; i < CMM_NEEDLE_MAX && needle[i]; i++)
 	low[i] = (char) lower((unsigned char) needle[i]);
     low[i] = 0;
     return (i > 0 && find_nocase((const unsigned char *) hay, strlen(hay), low, i));
