@@ -111,6 +111,21 @@ void    cmtp_discard_data(CMTP_SESSION *s)
     s->size = 0;
 }
 
+/* spool_anon - an unnamed temporary file in the spool directory (O_TMPFILE) */
+static FILE *spool_anon(CMTP_SESSION *s)
+{
+    int     fd = open(cm_config_str(s->cf, "spool_directory"), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    FILE   *fp;
+
+    if (fd < 0) {
+	msg_warn("create a temporary file in %s: %m", cm_config_str(s->cf, "spool_directory"));
+	return (0);
+    }
+    if ((fp = fdopen(fd, "w+")) == 0)
+	close(fd);
+    return (fp);
+}
+
 /* spool_create - a private temporary file in the spool directory */
 static FILE *spool_create(CMTP_SESSION *s, const char *what, char *path, size_t size)
 {
@@ -446,21 +461,10 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
     return (check_ciphered_hash(s, n, err, errlen));
 }
 
-/* remove_file - unlink a temporary file if named */
-static void remove_file(char *path)
-{
-    if (path[0])
-	tmp_untrack(path);
-    if (path[0] && unlink(path) < 0 && errno != ENOENT)
-	msg_warn("remove %s: %m", path);
-    path[0] = 0;
-}
-
 /* store_and_submit - seal, write the stored form, queue it, journal it */
 static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_len,
 			            int *temporary, char *err, size_t errlen)
 {
-    char    cpath[PATH_MAX] = "", spath[PATH_MAX] = "", fpath[PATH_MAX] = "";
     FILE   *cfp = 0, *sfp = 0, *ffp = 0, *env = 0;
     CM_NOTARY *nc = 0;
     CM_SEAL_STATS stats;
@@ -486,9 +490,8 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
 	snprintf(err, errlen, "spool file vanished");
 	goto done;
     }
-    if ((cfp = spool_create(s, "container", cpath, sizeof(cpath))) == 0
-	|| (sfp = spool_create(s, "sealed", spath, sizeof(spath))) == 0
-	|| (ffp = spool_create(s, "stored", fpath, sizeof(fpath))) == 0) {
+    /* Unnamed files: nothing to remove, nothing left behind by a crash. */
+    if ((cfp = spool_anon(s)) == 0 || (sfp = spool_anon(s)) == 0 || (ffp = spool_anon(s)) == 0) {
 	snprintf(err, errlen, "cannot create spool files");
 	goto done;
     }
@@ -510,13 +513,7 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     info.date = date;
     if (fseek(sfp, 0, SEEK_SET) != 0 || cm_storedform_write(ffp, &info, sfp, err, errlen) < 0)
 	goto done;
-    if (fclose(ffp) != 0) {
-	ffp = 0;
-	snprintf(err, errlen, "write error on the stored form");
-	goto done;
-    }
-    ffp = 0;
-    if (cmtp_submit(s, fpath, queue_id, sizeof(queue_id), temporary, err, errlen) < 0)
+    if (cmtp_submit(s, ffp, queue_id, sizeof(queue_id), temporary, err, errlen) < 0)
 	goto done;
     /* Queued by Postfix; its milter journalled "queued". Now "deposited". */
     h = cm_hash_new(CM_HASH_SHA256);
@@ -565,9 +562,6 @@ done:
 	fclose(sfp);
     if (ffp)
 	fclose(ffp);
-    remove_file(cpath);
-    remove_file(spath);
-    remove_file(fpath);
     return (ret);
 }
 

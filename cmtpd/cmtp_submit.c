@@ -46,13 +46,12 @@ static int expect(CM_STREAM *st, int want, const char *step, int *temporary,
 }
 
 /* cmtp_submit - SMTP transaction with Postfix */
-int     cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,
+int     cmtp_submit(CMTP_SESSION *s, FILE *fp, char *queue_id,
 		            size_t qlen, int *temporary, char *err, size_t errlen)
 {
     int     fd;
     CM_STREAM *st = 0;
     CM_REPLY r;
-    FILE   *fp = 0;
     char    line[CM_LINE_MAX + 2];
     int     i, ret = -1, at_bol;
     const char *q;
@@ -90,10 +89,7 @@ int     cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,
     if (expect(st, 3, "DATA", temporary, &r, err, errlen) < 0)
 	goto done;
     cm_reply_free(&r);
-    if ((fp = fopen(stored_path, "r")) == 0) {
-	snprintf(err, errlen, "open stored form: %s", strerror(errno));
-	goto done;
-    }
+    rewind(fp);
     at_bol = 1;
     while (fgets(line, sizeof(line), fp)) {
 	size_t  n = strlen(line);
@@ -123,8 +119,6 @@ int     cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,
     cm_stream_flush(st);
     ret = 0;
 done:
-    if (fp)
-	fclose(fp);
     cm_stream_close(st);
     close(fd);
     return (ret);

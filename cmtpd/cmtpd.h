@@ -12,6 +12,7 @@
  *	notice, DEPO), cmtp_submit.c (handing the stored form to Postfix).
  *--*/
 #include <limits.h>
+#include <stdio.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -62,7 +63,7 @@ extern void cmtp_discard_data(CMTP_SESSION *s);
 extern void cmtp_watchdog(int sig);
 
 /* cmtp_submit.c */
-extern int cmtp_submit(CMTP_SESSION *s, const char *stored_path, char *queue_id,
+extern int cmtp_submit(CMTP_SESSION *s, FILE *stored, char *queue_id,
 		               size_t qlen, int *temporary, char *err, size_t errlen);
 
 #endif
