@@ -5,7 +5,7 @@
  *	DATA (the ENVELOPE, the deposit notice) and DEPO (the deposit)
  * DESCRIPTION
  *	DATA (PROFILE.md section 2, steps m11-m14): the ENVELOPE is read
- *	dot-unstuffed into a spool file (mode 0600) and hashed on the fly
+ *	dot-unstuffed into an unnamed spool file (O_TMPFILE) and hashed on the fly
  *	(MimeMessageHash: the bytes with CRLF line ends); the notary signs
  *	a DepositNotice for it, sent back as a base64 object in the 250
  *	reply.
@@ -54,56 +54,19 @@
 
 #define NOTARY_TIMEOUT_MS 30000
 
-/*
- * Temporary files of this process, removed by the watchdog (SIGALRM ends a
- * session that outlives CMTPD_SESSION_MAX) so that no spool file is left.
- */
-#define CMTP_TMP_MAX 4
-static char tmp_paths[CMTP_TMP_MAX][PATH_MAX];
-
-/* tmp_track - remember a temporary file (first byte set last) */
-static void tmp_track(const char *path)
-{
-    int     i;
-
-    for (i = 0; i < CMTP_TMP_MAX; i++) {
-	if (tmp_paths[i][0] == 0) {
-	    snprintf(tmp_paths[i] + 1, sizeof(tmp_paths[i]) - 1, "%s", path + 1);
-	    tmp_paths[i][0] = path[0];
-	    return;
-	}
-    }
-}
-
-/* tmp_untrack - forget a temporary file */
-static void tmp_untrack(const char *path)
-{
-    int     i;
-
-    for (i = 0; i < CMTP_TMP_MAX; i++)
-	if (tmp_paths[i][0] && strcmp(tmp_paths[i], path) == 0)
-	    tmp_paths[i][0] = 0;
-}
-
-/* cmtp_watchdog - SIGALRM: remove temporary files and exit (async-signal-safe) */
+/* cmtp_watchdog - SIGALRM: the session outlived session_time_limit */
 void    cmtp_watchdog(int sig)
 {
-    int     i;
-
-    for (i = 0; i < CMTP_TMP_MAX; i++)
-	if (tmp_paths[i][0])
-	    (void) unlink(tmp_paths[i]);
+    /* The spool files are unnamed (O_TMPFILE): they go with the process. */
     _exit(1);
 }
 
 /* cmtp_discard_data - forget the ENVELOPE of this transaction */
 void    cmtp_discard_data(CMTP_SESSION *s)
 {
-    if (s->spool[0]) {
-	tmp_untrack(s->spool);
-	if (unlink(s->spool) < 0 && errno != ENOENT)
-	    msg_warn("remove %s: %m", s->spool);
-	s->spool[0] = 0;
+    if (s->envelope) {
+	fclose(s->envelope);
+	s->envelope = 0;
     }
     free(s->mime_hash);
     s->mime_hash = 0;
@@ -123,28 +86,6 @@ static FILE *spool_anon(CMTP_SESSION *s)
     }
     if ((fp = fdopen(fd, "w+")) == 0)
 	close(fd);
-    return (fp);
-}
-
-/* spool_create - a private temporary file in the spool directory */
-static FILE *spool_create(CMTP_SESSION *s, const char *what, char *path, size_t size)
-{
-    int     fd;
-    FILE   *fp;
-
-    snprintf(path, size, "%s/%s.XXXXXX", cm_config_str(s->cf, "spool_directory"), what);
-    if ((fd = mkstemp(path)) < 0) {
-	msg_warn("create %s: %m", path);
-	path[0] = 0;
-	return (0);
-    }
-    tmp_track(path);
-    if ((fp = fdopen(fd, "w+")) == 0) {
-	close(fd);
-	tmp_untrack(path);
-	unlink(path);
-	path[0] = 0;
-    }
     return (fp);
 }
 
@@ -223,14 +164,11 @@ void    cmtp_data(CMTP_SESSION *s)
 	cm_reply(s->st, 503, "Error: need RCPT TO command");
 	return;
     }
-    if (s->spool[0]) {
+    if (s->envelope) {
 	cm_reply(s->st, 503, "5.5.1 Error: DATA already received, send DEPO or RSET");
 	return;
     }
-    if ((fp = spool_create(s, "envelope", s->spool, sizeof(s->spool))) == 0
-	|| (h = cm_hash_new(CM_HASH_SHA256)) == 0) {
-	if (fp)
-	    fclose(fp);
+    if ((fp = s->envelope = spool_anon(s)) == 0 || (h = cm_hash_new(CM_HASH_SHA256)) == 0) {
 	cmtp_discard_data(s);
 	cm_reply(s->st, 451, "4.3.0 Error: cannot create spool file");
 	return;
@@ -244,7 +182,6 @@ void    cmtp_data(CMTP_SESSION *s)
 	if (n < 0) {
 	    /* Truncated DATA: nothing is kept. */
 	    msg_warn("%s: lost connection in DATA after %lld bytes", s->client_addr, s->size);
-	    fclose(fp);
 	    cm_hash_free(h);
 	    cmtp_discard_data(s);
 	    s->errors = CMTP_ERRORS_MAX;	/* the session ends */
@@ -273,7 +210,6 @@ void    cmtp_data(CMTP_SESSION *s)
     if (fflush(fp) != 0)
 	too_big = 2;
     if (too_big || too_long_seen || s->mime_hash == 0) {
-	fclose(fp);
 	cmtp_discard_data(s);
 	if (too_big == 1)
 	    cm_reply(s->st, 552, "5.3.4 Error: message size exceeds fixed limit");
@@ -285,13 +221,11 @@ void    cmtp_data(CMTP_SESSION *s)
     }
     rewind(fp);
     if (cm_headers_read(fp, &hdrs, err, sizeof(err)) < 0) {
-	fclose(fp);
 	cmtp_discard_data(s);
 	cm_reply(s->st, 554, "5.6.0 Error: the ENVELOPE is not a MIME message: %s", err);
 	return;
     }
     cm_headers_free(&hdrs);
-    fclose(fp);
     if (new_envelope_id(s->envelope_id, sizeof(s->envelope_id)) < 0
 	|| (notice = deposit_notice(s, &notice_len, err, sizeof(err))) == 0) {
 	msg_warn("%s: deposit notice: %s", s->client_addr, s->envelope_id[0] ? err : "no randomness");
@@ -349,17 +283,12 @@ static X509 *postmark_signer(xmlDocPtr doc)
 /* check_ciphered_hash - CipheredEnvelopeHash of the ENVELOPE we hold */
 static int check_ciphered_hash(CMTP_SESSION *s, const CM_NOTICE *n, char *err, size_t errlen)
 {
-    FILE   *fp = fopen(s->spool, "r");
     CM_ENVELOPE_DIGESTS d;
     char    why[256];
     int     ret;
 
-    if (fp == 0) {
-	snprintf(err, errlen, "spool file vanished");
-	return (-1);
-    }
-    ret = cm_envelope_mime_extract(fp, 0, 0, &d, why, sizeof(why));
-    fclose(fp);
+    rewind(s->envelope);
+    ret = cm_envelope_mime_extract(s->envelope, 0, 0, &d, why, sizeof(why));
     if (ret < 0) {
 	snprintf(err, errlen, "the ENVELOPE has no readable envelop part: %s", why);
 	return (-1);
@@ -486,10 +415,8 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
 
     memset(&hdrs, 0, sizeof(hdrs));
     *temporary = 1;
-    if ((env = fopen(s->spool, "r")) == 0) {
-	snprintf(err, errlen, "spool file vanished");
-	goto done;
-    }
+    env = s->envelope;
+    rewind(env);
     /* Unnamed files: nothing to remove, nothing left behind by a crash. */
     if ((cfp = spool_anon(s)) == 0 || (sfp = spool_anon(s)) == 0 || (ffp = spool_anon(s)) == 0) {
 	snprintf(err, errlen, "cannot create spool files");
@@ -554,8 +481,6 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
 done:
     cm_notary_close(nc);
     cm_headers_free(&hdrs);
-    if (env)
-	fclose(env);
     if (cfp)
 	fclose(cfp);
     if (sfp)
@@ -575,7 +500,7 @@ void    cmtp_depo(CMTP_SESSION *s, const char *arg)
     char    err[512];
     int     temporary;
 
-    if (s->spool[0] == 0) {
+    if (s->envelope == 0) {
 	cm_reply(s->st, 503, "5.5.1 Error: need DATA command");
 	return;
     }

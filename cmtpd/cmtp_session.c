@@ -267,7 +267,7 @@ static void cmd_rcpt(CMTP_SESSION *s, const char *arg)
 	cm_reply(s->st, 503, "Error: need MAIL FROM command");
 	return;
     }
-    if (s->spool[0]) {
+    if (s->envelope) {
 	cm_reply(s->st, 503, "5.5.1 Error: DATA already received, send DEPO or RSET");
 	return;
     }

@@ -46,7 +46,7 @@ typedef struct {
     CMTP_RCPT *rcpts;
     int     nrcpt;
     /* After DATA. */
-    char    spool[PATH_MAX];		/* the ENVELOPE as received */
+    FILE   *envelope;			/* the ENVELOPE as received (unnamed spool file) */
     char    envelope_id[CM_ENVELOPE_ID_MAX + 1];
     char   *mime_hash;			/* base64 SHA-256 of the ENVELOPE */
     long long size;
