@@ -271,29 +271,39 @@ static int env_update_encrypt(CM_ENVELOPE *e, const unsigned char *in, size_t le
     return (env_cipher(e, in, len, out, used));
 }
 
-/* env_update_decrypt_gcm - IV, then all but the last 16 bytes */
-static int env_update_decrypt_gcm(CM_ENVELOPE *e, const unsigned char *in, size_t len,
-				          unsigned char *out, size_t *used)
+/* env_take_iv - gather the IV from the input: 1 when the key is ready, 0 more needed, -1 */
+static int env_take_iv(CM_ENVELOPE *e, const unsigned char **in, size_t *len)
 {
     size_t  take;
-    size_t  total;
-    size_t  release;
-    size_t  from_hold;
 
-    /* The IV comes first. */
     if (e->iv_have < e->iv_len) {
 	take = e->iv_len - e->iv_have;
-	if (take > len)
-	    take = len;
-	memcpy(e->iv + e->iv_have, in, take);
+	if (take > *len)
+	    take = *len;
+	memcpy(e->iv + e->iv_have, *in, take);
 	e->iv_have += take;
-	in += take;
-	len -= take;
+	*in += take;
+	*len -= take;
 	if (e->iv_have < e->iv_len)
 	    return (0);
 	if (env_key(e) < 0)
 	    return (-1);
     }
+    return (1);
+}
+
+/* env_update_decrypt_gcm - IV, then all but the last 16 bytes */
+static int env_update_decrypt_gcm(CM_ENVELOPE *e, const unsigned char *in, size_t len,
+				          unsigned char *out, size_t *used)
+{
+    int     ret;
+    size_t  total;
+    size_t  release;
+    size_t  from_hold;
+
+    /* The IV comes first. */
+    if ((ret = env_take_iv(e, &in, &len)) <= 0)
+	return (ret);
     /* Keep the last 16 bytes seen: they may be the tag. */
     total = e->hold_len + len;
     if (total <= CM_ENVELOPE_GCM_TAG_LEN) {
@@ -322,21 +332,10 @@ static int env_update_decrypt_gcm(CM_ENVELOPE *e, const unsigned char *in, size_
 static int env_update_decrypt_cbc(CM_ENVELOPE *e, const unsigned char *in, size_t len,
 				          unsigned char *out, size_t *used)
 {
-    size_t  take;
+    int     ret;
 
-    if (e->iv_have < e->iv_len) {
-	take = e->iv_len - e->iv_have;
-	if (take > len)
-	    take = len;
-	memcpy(e->iv + e->iv_have, in, take);
-	e->iv_have += take;
-	in += take;
-	len -= take;
-	if (e->iv_have < e->iv_len)
-	    return (0);
-	if (env_key(e) < 0)
-	    return (-1);
-    }
+    if ((ret = env_take_iv(e, &in, &len)) <= 0)
+	return (ret);
     return (env_cipher(e, in, len, out, used));
 }
 
