@@ -70,6 +70,12 @@ tls
 < 250 ^DeliveryType CertifiedMail$
 > DELV CertifiedMail
 < 250 ^DeliveryType CertifiedMail OK$'
+# TXN: HELLO, then alice -> bob
+TXN="$HELLO
+> MAIL FROM:<alice@example.org>
+< 250
+> RCPT TO:<bob@example.org>
+< 250"
 
 play "greeting, EHLO, STARTTLS required before CELO, CELO capabilities, NOOP, HELP, QUIT" <<'EOS'
 < 220 ^mail.example.org CMTP
@@ -200,11 +206,7 @@ printf 'From: alice@example.org\r\nSubject: t\r\n\r\n.a line starting with a dot
   "Wed, 25 Nov 2026 08:00:00 +0000" "<t1@example.org>" "t" > "$T/digests"
 CIPHER=$(awk '$1 == "cipher" { print $2 }' "$T/digests")
 { sed 's/^\./../' "$T/envelope.mime"; printf '.\r\n'; } > "$T/envelope.txt"
-DEPOSIT="$HELLO
-> MAIL FROM:<alice@example.org>
-< 250
-> RCPT TO:<bob@example.org>
-< 250
+DEPOSIT="$TXN
 > DEPO AAAA
 < 503 need DATA command
 > DATA
@@ -274,11 +276,7 @@ check_fails "no journal row for the failed deposit" sh -c "'$CMAIL' evidence sho
 { printf 'From: alice@example.org\r\nSubject: big\r\n\r\n'; cat "$T/big.body"; printf '.\r\n'; } > "$T/big.txt"
 { printf 'From: alice@example.org\r\n\r\n'; head -c 1200 /dev/zero | tr '\0' 'y'; printf '\r\n.\r\n'; } > "$T/long.txt"
 play "DATA over message_size_limit gets 552, an over-long line 500, a long command 500, no file kept" <<EOS
-$HELLO
-> MAIL FROM:<alice@example.org>
-< 250
-> RCPT TO:<bob@example.org>
-< 250
+$TXN
 > DATA
 < 354
 send $T/big.txt
@@ -295,11 +293,7 @@ EOS
 check "no file is left in the spool after refused DATA" test -z "$(ls -A "$T/spool")"
 
 play "truncated DATA: the connection drops mid-message and nothing is kept" <<EOS
-$HELLO
-> MAIL FROM:<alice@example.org>
-< 250
-> RCPT TO:<bob@example.org>
-< 250
+$TXN
 > DATA
 < 354
 > From: alice@example.org
@@ -315,11 +309,7 @@ check "no file is left in the spool after truncated DATA" test -z "$(ls -A "$T/s
 # (smtp_timeout is long here: only the watchdog can end the session in time.)
 sed 's/^smtp_timeout = 10$/smtp_timeout = 120\nsession_time_limit = 2/' "$T/cmail.conf" > "$T/short.conf"
 timeout 15 "$PLAY" --ca "$P/ca.pem" -- "$CMTPD" -c "$T/short.conf" -L "$T/cmtpd.log" > "$T/.play" 2>&1 <<EOS
-$HELLO
-> MAIL FROM:<alice@example.org>
-< 250
-> RCPT TO:<bob@example.org>
-< 250
+$TXN
 > DATA
 < 354
 > From: alice@example.org
