@@ -50,6 +50,7 @@
 #include "cm_storedform.h"
 #include "cm_envelope_mime.h"
 #include "cm_notary.h"
+#include "cm_submit.h"
 #include "cmtpd.h"
 
 #define NOTARY_TIMEOUT_MS 30000
@@ -390,6 +391,28 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
     return (check_ciphered_hash(s, n, err, errlen));
 }
 
+
+/* submit_stored_form - hand the stored form to the injection listener */
+static int submit_stored_form(CMTP_SESSION *s, FILE *ffp, char *queue_id, size_t qlen,
+			              int *temporary, char *err, size_t errlen)
+{
+    char  **rcpts;
+    int     i, ret;
+
+    if ((rcpts = calloc((size_t) s->nrcpt + 1, sizeof(*rcpts))) == 0) {
+	snprintf(err, errlen, "out of memory");
+	*temporary = 1;
+	return (-1);
+    }
+    for (i = 0; i < s->nrcpt; i++)
+	rcpts[i] = s->rcpts[i].addr;
+    ret = cm_submit(cm_config_str(s->cf, "injection_address"),
+		    (int) cm_config_int(s->cf, "smtp_timeout"), s->hostname, s->sender,
+		    rcpts, (size_t) s->nrcpt, ffp, queue_id, qlen, temporary, err, errlen);
+    free(rcpts);
+    return (ret);
+}
+
 /* store_and_submit - seal, write the stored form, queue it, journal it */
 static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_len,
 			            int *temporary, char *err, size_t errlen)
@@ -440,7 +463,7 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     info.date = date;
     if (fseek(sfp, 0, SEEK_SET) != 0 || cm_storedform_write(ffp, &info, sfp, err, errlen) < 0)
 	goto done;
-    if (cmtp_submit(s, ffp, queue_id, sizeof(queue_id), temporary, err, errlen) < 0)
+    if (submit_stored_form(s, ffp, queue_id, sizeof(queue_id), temporary, err, errlen) < 0)
 	goto done;
     /* Queued by Postfix; its milter journalled "queued". Now "deposited". */
     h = cm_hash_new(CM_HASH_SHA256);

@@ -9,7 +9,7 @@
  *	One CMTP_SESSION per connection, no per-request globals. The
  *	modules: cmtpd.c (program, listener), cmtp_session.c (command loop
  *	and the envelope commands), cmtp_deposit.c (DATA and the deposit
- *	notice, DEPO), cmtp_submit.c (handing the stored form to Postfix).
+ *	notice, DEPO).
  *--*/
 #include <limits.h>
 #include <stdio.h>
@@ -62,8 +62,5 @@ extern void cmtp_depo(CMTP_SESSION *s, const char *arg);
 extern void cmtp_discard_data(CMTP_SESSION *s);
 extern void cmtp_watchdog(int sig);
 
-/* cmtp_submit.c */
-extern int cmtp_submit(CMTP_SESSION *s, FILE *stored, char *queue_id,
-		               size_t qlen, int *temporary, char *err, size_t errlen);
 
 #endif
