@@ -43,10 +43,11 @@
  *	copies text for an SMTP reply: printable ASCII only, no '%'
  *	(libmilter), truncated to outlen.
  *
- *	cmm_match_recipients() is 1 when the envelope recipients and the
- *	sealed Entity addresses are the same set, each recipient matching
- *	exactly one Entity and each Entity matched exactly once
- *	(cm_addr_equal()); 0 with the first difference in why.
+ *	cmm_match_recipients() is 1 when every envelope recipient matches
+ *	exactly one sealed Entity address and no Entity is matched twice
+ *	(cm_addr_equal()); 0 with the first difference in why. Entities
+ *	may be left over: a message with local and remote recipients is
+ *	submitted once per injection listener, each with its share.
  *
  *	cmm_tempfile() creates an unnamed read-write temporary file in
  *	spool_directory (mkstemp() then unlink(): nothing is left behind

@@ -122,7 +122,7 @@ void    cmm_reply_text(char *out, size_t outlen, const char *text)
     out[i] = 0;
 }
 
-/* cmm_match_recipients - envelope recipients == sealed entities, one to one */
+/* cmm_match_recipients - each envelope recipient is a distinct sealed entity */
 int     cmm_match_recipients(char *const *rcpts, size_t nrcpt,
 			             const char *const *entities, size_t nentity,
 			             char *why, size_t whylen)
@@ -131,7 +131,7 @@ int     cmm_match_recipients(char *const *rcpts, size_t nrcpt,
     size_t  r, e, hits, hit = 0;
     int     ret = 0;
 
-    if (nrcpt != nentity) {
+    if (nrcpt > nentity) {
 	snprintf(why, whylen, "%zu envelope recipients, %zu sealed entities", nrcpt, nentity);
 	return (0);
     }
