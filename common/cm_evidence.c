@@ -40,7 +40,7 @@ struct CM_EVIDENCE {
 
 static const char *const ev_events[] = {
     "deposited", "queued", "relayed", "transit", "challenged", "answered",
-    "answer-refused", "receipt-sent", "non-delivery", 0,
+    "answer-refused", "receipt-sent", "receipt-received", "non-delivery", 0,
 };
 
 #define EV_SCHEMA \

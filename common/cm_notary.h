@@ -33,6 +33,11 @@
  *				const char *address, int sealed_fd,
  *				char **notice_r, size_t *notice_len_r,
  *				char *err, size_t errlen);
+ *	int	cm_notary_lookup(CM_NOTARY *nc, const char *envelope_id,
+ *				const char *event, const char *address,
+ *				long long *count,
+ *				char *details, size_t dlen,
+ *				char *err, size_t errlen);
  *	int	cm_notary_answer(CM_NOTARY *nc, const char *envelope_id,
  *				const char *address, const char *notice,
  *				size_t notice_len, int sealed_fd,
@@ -142,7 +147,8 @@
  *	[1]. Reply UNSEAL_OK: KEY_ID, BYTES_IN, BYTES_OUT.
  * .IP "RECORD (5): ENVELOPE_ID, EVENT, DETAIL*"
  *	EVENT is one of deposited, queued, relayed, transit, challenged,
- *	answered, answer-refused, receipt-sent, non-delivery; each DETAIL is one
+ *	answered, answer-refused, receipt-sent, receipt-received,
+ *	non-delivery; each DETAIL is one
  *	"key=value" (key [a-z0-9_]{1,32}, printable value of at most 512
  *	bytes, keys unique, at most 16; e.g. queue_id=ABC123,
  *	recipient=bob@example.org, notice_sha256=...). The notary appends
@@ -185,6 +191,16 @@
  *	journalled twice). A refused notice is journalled as
  *	"answer-refused" (recipient, reason) and answered with ERROR
  *	(CODE 'p'); [1] is then left untouched.
+ * .IP "LOOKUP (8): ENVELOPE_ID, EVENT, ADDRESS?"
+ *	Reads the journal: reply LOOKUP_OK: COUNT (how many rows of
+ *	ENVELOPE_ID have EVENT and, with ADDRESS, a recipient= detail
+ *	equal to ADDRESS) and the DETAIL fields of the first such
+ *	row (none when COUNT is 0). cmtpd asks it when a peer brings a
+ *	receipt notice (SEND NORP): the "deposited" row says whether the
+ *	message was deposited here and by whom (sender=), and an earlier
+ *	"receipt-received" row for the recipient makes a repeated SEND
+ *	NORP harmless. The client joins the details as "key=value" lines
+ *	separated by newlines.
  * REPLIES
  *	A successful reply has type (request type | 0x80); a failure has
  *	type ERROR (0xff), one field ERROR: a one-line reason (at most
@@ -247,6 +263,7 @@
 #define CM_NOTARY_RECORD	5
 #define CM_NOTARY_RECEIPT	6
 #define CM_NOTARY_ANSWER	7
+#define CM_NOTARY_LOOKUP	8
 #define CM_NOTARY_REPLY		0x80
 #define CM_NOTARY_ERROR		0xff
 
@@ -267,6 +284,7 @@
 #define CM_NF_CODE		14	/* 1 byte: 't' temporary, 'p' permanent */
 #define CM_NF_ADDRESS		15	/* text, 1..CM_ADDRESS_MAX */
 #define CM_NF_SENDER		16	/* text, 1..CM_ADDRESS_MAX */
+#define CM_NF_COUNT		17	/* 8 bytes big-endian */
 #define CM_NOTARY_TEMPORARY	't'
 #define CM_NOTARY_PERMANENT	'p'
 
@@ -344,6 +362,9 @@ extern int cm_notary_receipt(CM_NOTARY *nc, const char *envelope_id, const char 
 extern int cm_notary_answer(CM_NOTARY *nc, const char *envelope_id, const char *address,
 			            const char *notice, size_t notice_len, int sealed_fd,
 			            int envelope_fd, CM_NOTARY_ANSWER_RESULT *res, char *err, size_t errlen);
+extern int cm_notary_lookup(CM_NOTARY *nc, const char *envelope_id, const char *event,
+			            const char *address, long long *count, char *details, size_t dlen,
+			            char *err, size_t errlen);
 
 /* Codec. */
 extern void cm_notary_out_init(CM_NOTARY_OUT *o, int type, uint32_t id);

@@ -447,3 +447,51 @@ int     cm_notary_answer(CM_NOTARY *nc, const char *envelope_id, const char *add
     cm_notary_msg_free(&r);
     return (0);
 }
+
+/* cm_notary_lookup - how many rows of an event, and the first one's details */
+int     cm_notary_lookup(CM_NOTARY *nc, const char *envelope_id, const char *event,
+			         const char *address, long long *count, char *details,
+			         size_t dlen, char *err, size_t errlen)
+{
+    CM_NOTARY_OUT o;
+    CM_NOTARY_MSG r;
+    const CM_NOTARY_FIELD *f;
+    uint64_t n = 0;
+    size_t  i, used = 0;
+    int     ret;
+
+    if (!cm_seal_envelope_id_ok(envelope_id))
+	return (nc_refuse(nc, err, errlen, "bad envelope id"));
+    if (!cm_evidence_event_ok(event))
+	return (nc_refuse(nc, err, errlen, "unknown evidence event"));
+    if (address && !nc_address_ok(address))
+	return (nc_refuse(nc, err, errlen, "bad address"));
+    cm_notary_out_init(&o, CM_NOTARY_LOOKUP, nc->next_id++);
+    cm_notary_out_str(&o, CM_NF_ENVELOPE_ID, envelope_id);
+    cm_notary_out_str(&o, CM_NF_EVENT, event);
+    if (address)
+	cm_notary_out_str(&o, CM_NF_ADDRESS, address);
+    ret = nc_call(nc, &o, nc->timeout_ms, &r, err, errlen);
+    cm_notary_out_free(&o);
+    if (ret != 0)
+	return (-1);
+    if (cm_notary_get_u64(&r, CM_NF_COUNT, &n) < 0 || n > INT64_MAX) {
+	snprintf(err, errlen, "notary: bad LOOKUP reply");
+	cm_notary_msg_free(&r);
+	return (-1);
+    }
+    *count = (long long) n;
+    if (details && dlen)
+	details[0] = 0;
+    for (i = 0; details && (f = cm_notary_get(&r, CM_NF_DETAIL, i)) != 0; i++) {
+	if (used + f->len + 2 > dlen)
+	    break;
+	if (used)
+	    details[used++] = '\n';
+	memcpy(details + used, f->data, f->len);
+	used += f->len;
+	details[used] = 0;
+    }
+    cm_notary_msg_free(&r);
+    return (0);
+}

@@ -44,6 +44,7 @@ static const struct nf_limit {
     {CM_NF_CODE, 1, 1, 1, "CODE"},
     {CM_NF_ADDRESS, 1, CM_ADDRESS_MAX, 1, "ADDRESS"},
     {CM_NF_SENDER, 1, CM_ADDRESS_MAX, 1, "SENDER"},
+    {CM_NF_COUNT, 8, 8, 0, "COUNT"},
     {0, 0, 0, 0, 0},
 };
 
@@ -70,6 +71,8 @@ static const struct nm_type {
 	    {0, 0, 0}}},
     {CM_NOTARY_ANSWER, "ANSWER", 2, {{CM_NF_ENVELOPE_ID, 1, 1}, {CM_NF_ADDRESS, 1, 1},
 	    {CM_NF_NOTICE, 1, 1}, {0, 0, 0}}},
+    {CM_NOTARY_LOOKUP, "LOOKUP", 0, {{CM_NF_ENVELOPE_ID, 1, 1}, {CM_NF_EVENT, 1, 1},
+	    {CM_NF_ADDRESS, 0, 1}, {0, 0, 0}}},
     {CM_NOTARY_PING | CM_NOTARY_REPLY, "PING_OK", 0, {{CM_NF_KEY_ID, 1, 1},
 	    {CM_NF_CERT_SHA256, 1, 1}, {CM_NF_VERSION, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_SIGN | CM_NOTARY_REPLY, "SIGN_OK", 0, {{CM_NF_NOTICE, 1, 1}, {0, 0, 0}}},
@@ -82,6 +85,8 @@ static const struct nm_type {
     {CM_NOTARY_RECEIPT | CM_NOTARY_REPLY, "RECEIPT_OK", 0, {{CM_NF_NOTICE, 1, 1}, {0, 0, 0}}},
     {CM_NOTARY_ANSWER | CM_NOTARY_REPLY, "ANSWER_OK", 0, {{CM_NF_NOTICE, 1, 1},
 	    {CM_NF_BYTES_OUT, 1, 1}, {CM_NF_SENDER, 0, 1}, {CM_NF_SEQ, 0, 1}, {0, 0, 0}}},
+    {CM_NOTARY_LOOKUP | CM_NOTARY_REPLY, "LOOKUP_OK", 0, {{CM_NF_COUNT, 1, 1},
+	    {CM_NF_DETAIL, 0, CM_EVIDENCE_DETAILS_MAX}, {0, 0, 0}}},
     {CM_NOTARY_ERROR, "ERROR", 0, {{CM_NF_ERROR, 1, 1}, {CM_NF_CODE, 0, 1}, {0, 0, 0}}},
     {0, 0, 0, {{0, 0, 0}}},
 };

@@ -474,15 +474,12 @@ typedef struct {
     int     found;
 } REQ_ANSWERED;
 
-/* req_answered_row - cm_evidence_list() callback: an "answered" row for the address */
-static int req_answered_row(const CM_EVIDENCE_ROW *row, void *ctx)
+/* req_row_recipient - does a row's recipient= detail equal address */
+static int req_row_recipient(const char *details, const char *address)
 {
-    REQ_ANSWERED *a = ctx;
     const char *p;
 
-    if (strcmp(row->event, "answered") != 0)
-	return (0);
-    for (p = row->details; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : 0) {
+    for (p = details; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : 0) {
 	if (strncmp(p, "recipient=", 10) == 0) {
 	    char    v[CM_ADDRESS_MAX + 1];
 	    size_t  n = strcspn(p + 10, "\n");
@@ -490,13 +487,93 @@ static int req_answered_row(const CM_EVIDENCE_ROW *row, void *ctx)
 	    if (n < sizeof(v)) {
 		memcpy(v, p + 10, n);
 		v[n] = 0;
-		if (cm_addr_equal(v, a->address)) {
-		    a->found = 1;
-		    return (1);
-		}
+		return (cm_addr_equal(v, address));
 	    }
 	}
     }
+    return (0);
+}
+
+/* req_answered_row - cm_evidence_list() callback: an "answered" row for the address */
+static int req_answered_row(const CM_EVIDENCE_ROW *row, void *ctx)
+{
+    REQ_ANSWERED *a = ctx;
+
+    if (strcmp(row->event, "answered") != 0 || !req_row_recipient(row->details, a->address))
+	return (0);
+    a->found = 1;
+    return (1);
+}
+
+typedef struct {
+    const char *event;
+    const char *address;		/* NULL: any row of the event */
+    long long count;
+    char   *first;			/* details of the first match, malloc()ed */
+} REQ_LOOKUP;
+
+/* req_lookup_row - cm_evidence_list() callback for LOOKUP */
+static int req_lookup_row(const CM_EVIDENCE_ROW *row, void *ctx)
+{
+    REQ_LOOKUP *l = ctx;
+
+    if (strcmp(row->event, l->event) != 0)
+	return (0);
+    if (l->address && !req_row_recipient(row->details, l->address))
+	return (0);
+    if (l->count++ == 0 && (l->first = strdup(row->details ? row->details : "")) == 0)
+	return (1);
+    return (0);
+}
+
+/* req_lookup - count the rows of an event, details of the first */
+static int req_lookup(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *err, size_t errlen)
+{
+    char    envelope_id[CM_ENVELOPE_ID_MAX + 1];
+    char    event[CM_EVIDENCE_EVENT_MAX + 1];
+    char    address[CM_ADDRESS_MAX + 1];
+    char    why[REQ_ERR_MAX];
+    REQ_LOOKUP l;
+    char   *p, *nl;
+
+    if (cm_notary_get_str(m, CM_NF_ENVELOPE_ID, envelope_id, sizeof(envelope_id)) < 0
+	|| !cm_seal_envelope_id_ok(envelope_id)) {
+	snprintf(err, errlen, "LOOKUP: bad envelope id");
+	return (-2);
+    }
+    if (cm_notary_get_str(m, CM_NF_EVENT, event, sizeof(event)) < 0
+	|| !cm_evidence_event_ok(event)) {
+	snprintf(err, errlen, "LOOKUP: unknown event");
+	return (-2);
+    }
+    memset(&l, 0, sizeof(l));
+    l.event = event;
+    if (cm_notary_get(m, CM_NF_ADDRESS, 0)) {
+	if (!req_get_address(m, address, sizeof(address))) {
+	    snprintf(err, errlen, "LOOKUP: bad address");
+	    return (-2);
+	}
+	l.address = address;
+    }
+    if (cm_evidence_list(notary.evidence, envelope_id, req_lookup_row, &l, why, sizeof(why)) < 0) {
+	free(l.first);
+	snprintf(err, errlen, "LOOKUP: %s", why);
+	return (-1);
+    }
+    if (l.count > 0 && l.first == 0) {
+	snprintf(err, errlen, "LOOKUP: out of memory");
+	return (-1);
+    }
+    cm_notary_out_u64(o, CM_NF_COUNT, (uint64_t) l.count);
+    for (p = l.first; p && *p; p = nl ? nl + 1 : 0) {
+	if ((nl = strchr(p, '\n')) != 0)
+	    *nl = 0;
+	if (*p)
+	    cm_notary_out_str(o, CM_NF_DETAIL, p);
+    }
+    free(l.first);
+    msg_info("pid=%ld uid=%lu: LOOKUP id=%u envelope=%s event=%s count=%lld",
+	     (long) c->pid, (unsigned long) c->uid, (unsigned) m->id, envelope_id, event, l.count);
     return (0);
 }
 
@@ -853,6 +930,9 @@ int     notary_serve_one(NOTARY_CONN *c)
 	break;
     case CM_NOTARY_ANSWER:
 	fn = req_answer;
+	break;
+    case CM_NOTARY_LOOKUP:
+	fn = req_lookup;
 	break;
     default:
 	snprintf(err, sizeof(err), "unexpected message type %s from a client",
