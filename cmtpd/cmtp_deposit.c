@@ -108,8 +108,8 @@ static int new_envelope_id(char *buf, size_t size)
     return (0);
 }
 
-/* notary - connect to the notary for one request */
-static CM_NOTARY *notary(CMTP_SESSION *s, char *err, size_t errlen)
+/* cmtp_notary - connect to the notary for one request */
+CM_NOTARY *cmtp_notary(CMTP_SESSION *s, char *err, size_t errlen)
 {
     return (cm_notary_connect(cm_config_str(s->cf, "notary_socket"), NOTARY_TIMEOUT_MS, err, errlen));
 }
@@ -131,7 +131,7 @@ static char *deposit_notice(CMTP_SESSION *s, size_t *len, char *err, size_t errl
     if ((doc = cm_notice_build(n, err, errlen)) == 0
 	|| (xml = cm_xml_serialize(doc, &xml_len)) == 0)
 	goto done;
-    if ((nc = notary(s, err, errlen)) == 0)
+    if ((nc = cmtp_notary(s, err, errlen)) == 0)
 	goto done;
     if (cm_notary_sign(nc, xml, xml_len, CM_NOTARY_PLACE_POSTMARK, &signed_xml, len, err, errlen) < 0)
 	signed_xml = 0;
@@ -144,35 +144,22 @@ done:
     return (signed_xml);
 }
 
-/* cmtp_data - DATA: read the ENVELOPE, answer with the deposit notice */
-void    cmtp_data(CMTP_SESSION *s)
+/* cmtp_read_envelope - 354, the ENVELOPE to an unnamed spool file, hashed */
+int     cmtp_read_envelope(CMTP_SESSION *s)
 {
     char    line[CM_LINE_MAX + 1];
     FILE   *fp;
-    CM_HASH *h;
+    CM_HASH *h = 0;
     long long limit = cm_config_int(s->cf, "message_size_limit");
     int     too_long_seen = 0, too_big = 0;
     CM_HEADERS hdrs;
-    char   *notice;
-    size_t  notice_len;
     char    err[512];
 
-    if (s->sender[0] == 0) {
-	cm_reply(s->st, 503, "Error: need MAIL FROM command");
-	return;
-    }
-    if (s->nrcpt == 0) {
-	cm_reply(s->st, 503, "Error: need RCPT TO command");
-	return;
-    }
-    if (s->envelope) {
-	cm_reply(s->st, 503, "5.5.1 Error: DATA already received, send DEPO or RSET");
-	return;
-    }
     if ((fp = s->envelope = spool_anon(s)) == 0 || (h = cm_hash_new(CM_HASH_SHA256)) == 0) {
+	cm_hash_free(h);
 	cmtp_discard_data(s);
 	cm_reply(s->st, 451, "4.3.0 Error: cannot create spool file");
-	return;
+	return (-1);
     }
     cm_reply(s->st, 354, "Start mail input; end with <CRLF>.<CRLF>");
     for (;;) {
@@ -186,7 +173,7 @@ void    cmtp_data(CMTP_SESSION *s)
 	    cm_hash_free(h);
 	    cmtp_discard_data(s);
 	    s->errors = CMTP_ERRORS_MAX;	/* the session ends */
-	    return;
+	    return (-1);
 	}
 	if (too_long)
 	    too_long_seen = 1;
@@ -218,15 +205,39 @@ void    cmtp_data(CMTP_SESSION *s)
 	    cm_reply(s->st, 500, "5.5.2 Error: line too long in message data");
 	else
 	    cm_reply(s->st, 451, "4.3.0 Error: cannot write spool file");
-	return;
+	return (-1);
     }
     rewind(fp);
     if (cm_headers_read(fp, &hdrs, err, sizeof(err)) < 0) {
 	cmtp_discard_data(s);
 	cm_reply(s->st, 554, "5.6.0 Error: the ENVELOPE is not a MIME message: %s", err);
-	return;
+	return (-1);
     }
     cm_headers_free(&hdrs);
+    return (0);
+}
+
+/* cmtp_data - DATA: read the ENVELOPE, answer with the deposit notice */
+void    cmtp_data(CMTP_SESSION *s)
+{
+    char   *notice;
+    size_t  notice_len;
+    char    err[512];
+
+    if (s->sender[0] == 0) {
+	cm_reply(s->st, 503, "Error: need MAIL FROM command");
+	return;
+    }
+    if (s->nrcpt == 0) {
+	cm_reply(s->st, 503, "Error: need RCPT TO command");
+	return;
+    }
+    if (s->envelope) {
+	cm_reply(s->st, 503, "5.5.1 Error: DATA already received, send DEPO or RSET");
+	return;
+    }
+    if (cmtp_read_envelope(s) < 0)
+	return;
     if (new_envelope_id(s->envelope_id, sizeof(s->envelope_id)) < 0
 	|| (notice = deposit_notice(s, &notice_len, err, sizeof(err))) == 0) {
 	msg_warn("%s: deposit notice: %s", s->client_addr, s->envelope_id[0] ? err : "no randomness");
@@ -241,8 +252,8 @@ void    cmtp_data(CMTP_SESSION *s)
     free(notice);
 }
 
-/* same_cert - base64 DER in a notice equals a certificate */
-static int same_cert(const char *b64, X509 *cert)
+/* cmtp_same_cert - base64 DER in a notice equals a certificate */
+int     cmtp_same_cert(const char *b64, X509 *cert)
 {
     X509   *c;
     int     eq;
@@ -254,14 +265,15 @@ static int same_cert(const char *b64, X509 *cert)
     return (eq);
 }
 
-/* postmark_signer - the certificate of signature 1 (DigitalPostmark) */
-static X509 *postmark_signer(xmlDocPtr doc)
+/* cmtp_postmark_signer - the certificate of the nth (from 0) postmark signature */
+X509   *cmtp_postmark_signer(xmlDocPtr doc, int nth)
 {
     xmlNodePtr pm = cm_notice_find(doc, CM_PART_POSTMARK);
     xmlNodePtr sig, ki, xd, c;
 
     for (sig = pm ? pm->children : 0; sig; sig = sig->next)
-	if (sig->type == XML_ELEMENT_NODE && xmlStrcmp(sig->name, BAD_CAST "Signature") == 0)
+	if (sig->type == XML_ELEMENT_NODE && xmlStrcmp(sig->name, BAD_CAST "Signature") == 0
+	    && nth-- == 0)
 	    break;
     for (ki = sig ? sig->children : 0; ki; ki = ki->next)
 	if (ki->type == XML_ELEMENT_NODE && xmlStrcmp(ki->name, BAD_CAST "KeyInfo") == 0)
@@ -281,8 +293,8 @@ static X509 *postmark_signer(xmlDocPtr doc)
     return (0);
 }
 
-/* check_ciphered_hash - CipheredEnvelopeHash of the ENVELOPE we hold */
-static int check_ciphered_hash(CMTP_SESSION *s, const CM_NOTICE *n, char *err, size_t errlen)
+/* cmtp_check_ciphered_hash - CipheredEnvelopeHash of the ENVELOPE we hold */
+int     cmtp_check_ciphered_hash(CMTP_SESSION *s, const CM_NOTICE *n, char *err, size_t errlen)
 {
     CM_ENVELOPE_DIGESTS d;
     char    why[256];
@@ -325,7 +337,7 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 	return (-1);
     }
     /* cm_dsig_verify() proved signature 1 made with the key of this certificate. */
-    if ((signer = postmark_signer(doc)) == 0 || X509_cmp(signer, s->server_cert) != 0) {
+    if ((signer = cmtp_postmark_signer(doc, 0)) == 0 || X509_cmp(signer, s->server_cert) != 0) {
 	X509_free(signer);
 	snprintf(err, errlen, "postmark not signed by this server");
 	return (-1);
@@ -369,7 +381,7 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 		     cm_entity_type_name(found->type));
 	    return (-1);
 	}
-	if (!same_cert(found->certificate, s->rcpts[i].cert)) {
+	if (!cmtp_same_cert(found->certificate, s->rcpts[i].cert)) {
 	    snprintf(err, errlen, "Entity <%s> does not carry the recipient's certificate", found->address);
 	    return (-1);
 	}
@@ -388,34 +400,57 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 	    return (-1);
 	}
     }
-    return (check_ciphered_hash(s, n, err, errlen));
+    return (cmtp_check_ciphered_hash(s, n, err, errlen));
 }
 
 
-/* submit_stored_form - hand the stored form to the injection listener */
+/*
+ * submit_stored_form - hand the stored form to Postfix: the recipients on
+ * other Cmail servers to the relay injection listener (content_filter
+ * cmail-relay), then the local ones to the injection listener. A failure
+ * of the second after the first succeeded leaves the first share queued
+ * (and the client told 451): logged loudly, see cmtpd(8).
+ */
 static int submit_stored_form(CMTP_SESSION *s, FILE *ffp, char *queue_id, size_t qlen,
 			              int *temporary, char *err, size_t errlen)
 {
     char  **rcpts;
-    int     i, ret;
+    int     i, pass, n, ret = 0, done = 0;
+    char    qid[64];
+    size_t  used = 0;
 
     if ((rcpts = calloc((size_t) s->nrcpt + 1, sizeof(*rcpts))) == 0) {
 	snprintf(err, errlen, "out of memory");
 	*temporary = 1;
 	return (-1);
     }
-    for (i = 0; i < s->nrcpt; i++)
-	rcpts[i] = s->rcpts[i].addr;
-    ret = cm_submit(cm_config_str(s->cf, "injection_address"),
-		    (int) cm_config_int(s->cf, "smtp_timeout"), s->hostname, s->sender,
-		    rcpts, (size_t) s->nrcpt, ffp, queue_id, qlen, temporary, err, errlen);
+    queue_id[0] = 0;
+    for (pass = 1; pass >= 0 && ret == 0; pass--) {
+	for (n = 0, i = 0; i < s->nrcpt; i++)
+	    if (s->rcpts[i].remote == pass)
+		rcpts[n++] = s->rcpts[i].addr;
+	if (n == 0)
+	    continue;
+	ret = cm_submit(cm_config_str(s->cf, pass ? "relay_injection_address" : "injection_address"),
+			(int) cm_config_int(s->cf, "smtp_timeout"), s->hostname, s->sender,
+			rcpts, (size_t) n, ffp, qid, sizeof(qid), temporary, err, errlen);
+	if (ret == 0) {
+	    used += (size_t) snprintf(queue_id + used, used < qlen ? qlen - used : 0, "%s%s",
+				      used ? "," : "", qid);
+	    done++;
+	} else if (done) {
+	    msg_warn("%s: the remote share is queued as %s but the local share failed; "
+		     "a retried deposit will relay it twice", s->envelope_id, queue_id);
+	}
+    }
     free(rcpts);
     return (ret);
 }
 
-/* store_and_submit - seal, write the stored form, queue it, journal it */
-static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_len,
-			            int *temporary, char *err, size_t errlen)
+/* cmtp_store_and_submit - seal, write the stored form, queue it, journal event */
+int     cmtp_store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_len,
+			              const char *event, const char *peer,
+			              int *temporary, char *err, size_t errlen)
 {
     FILE   *cfp = 0, *sfp = 0, *ffp = 0, *env = 0;
     CM_NOTARY *nc = 0;
@@ -423,10 +458,12 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     CM_STORED_INFO info;
     CM_HEADERS hdrs;
     CM_NOTARY_RECORD_RESULT rec;
-    char    queue_id[64];
+    char    queue_id[160];
     char    date[64];
-    char    d_queue[96], d_sender[CM_ADDRESS_MAX + 16], d_nrcpt[32], d_notice[96];
-    const char *details[4];
+    char    d_queue[192], d_sender[CM_ADDRESS_MAX + 16], d_nrcpt[32], d_notice[96];
+    char    d_peer[CM_ADDRESS_MAX + 16];
+    const char *details[5];
+    size_t  ndetails = 4;
     char   *notice_hash;
     unsigned char md[32];
     size_t  mdlen;
@@ -448,7 +485,7 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     if (cm_container_write(cfp, s->envelope_id, notice, notice_len, env, err, errlen) < 0)
 	goto done;
     rewind(cfp);
-    if ((nc = notary(s, err, errlen)) == 0
+    if ((nc = cmtp_notary(s, err, errlen)) == 0
 	|| cm_notary_seal(nc, s->envelope_id, fileno(cfp), fileno(sfp), &stats, err, errlen) < 0)
 	goto done;
     rewind(env);
@@ -483,23 +520,27 @@ static int store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_l
     details[1] = d_sender;
     details[2] = d_nrcpt;
     details[3] = d_notice;
+    if (peer) {
+	snprintf(d_peer, sizeof(d_peer), "peer=%s", peer);
+	details[ndetails++] = d_peer;
+    }
     /*
      * The message is in Postfix's queue now: a 451 would make the client
      * deposit it again. Try hard (a new connection each time) before giving up.
      */
     for (attempt = 1;; attempt++) {
-	if (nc != 0 && cm_notary_record(nc, s->envelope_id, "deposited", details, 4, &rec,
+	if (nc != 0 && cm_notary_record(nc, s->envelope_id, event, details, ndetails, &rec,
 					err, errlen) == 0)
 	    break;
-	msg_warn("%s: queued as %s, journalling the deposit failed (attempt %d): %s",
-		 s->envelope_id, queue_id, attempt, err);
+	msg_warn("%s: queued as %s, journalling \"%s\" failed (attempt %d): %s",
+		 s->envelope_id, queue_id, event, attempt, err);
 	if (attempt == 5)
 	    goto done;
 	sleep(1);
 	cm_notary_close(nc);
-	nc = notary(s, err, errlen);
+	nc = cmtp_notary(s, err, errlen);
     }
-    msg_info("%s: deposited, queued as %s, evidence row %lld", s->envelope_id, queue_id, rec.seq);
+    msg_info("%s: %s, queued as %s, evidence row %lld", s->envelope_id, event, queue_id, rec.seq);
     ret = 0;
 done:
     cm_notary_close(nc);
@@ -545,7 +586,8 @@ void    cmtp_depo(CMTP_SESSION *s, const char *arg)
     if (check_deposit(s, doc, n, err, sizeof(err)) < 0) {
 	msg_info("%s: DEPO refused: %s", s->envelope_id, err);
 	cm_reply(s->st, 554, "5.7.1 Error: signed deposit notice refused: %s", err);
-    } else if (store_and_submit(s, (char *) xml, len, &temporary, err, sizeof(err)) < 0) {
+    } else if (cmtp_store_and_submit(s, (char *) xml, len, "deposited", 0, &temporary,
+				     err, sizeof(err)) < 0) {
 	msg_warn("%s: deposit failed: %s", s->envelope_id, err);
 	if (temporary)
 	    cm_reply(s->st, 451, "4.3.0 Error: deposit not completed, try again later: %s", err);

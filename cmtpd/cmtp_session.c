@@ -57,8 +57,8 @@ static int verb_is(const char *line, const char *verb, const char **arg)
     return (1);
 }
 
-/* user_cert - a local user's certificate, validated; NULL with reason */
-static X509 *user_cert(CMTP_SESSION *s, const char *addr, char *err, size_t errlen)
+/* cmtp_user_cert - a local user's certificate, validated; NULL with reason */
+X509   *cmtp_user_cert(CMTP_SESSION *s, const char *addr, char *err, size_t errlen)
 {
     X509   *cert;
     CM_CERT_OPTS opts;
@@ -82,8 +82,8 @@ static X509 *user_cert(CMTP_SESSION *s, const char *addr, char *err, size_t errl
     return (cert);
 }
 
-/* cert_requested - parse the parameters: "" or "CertificateRequested" */
-static int cert_requested(const char *params, int *requested)
+/* cmtp_cert_requested - parse the parameters: "" or "CertificateRequested" */
+int     cmtp_cert_requested(const char *params, int *requested)
 {
     *requested = 0;
     if (*params == 0)
@@ -95,8 +95,8 @@ static int cert_requested(const char *params, int *requested)
     return (-1);
 }
 
-/* send_cert_reply - optional UserCertificate object, then 250 OK */
-static void send_cert_reply(CMTP_SESSION *s, X509 *cert, int requested)
+/* cmtp_cert_reply - optional UserCertificate object, then 250 OK */
+void    cmtp_cert_reply(CMTP_SESSION *s, X509 *cert, int requested)
 {
     if (requested) {
 	unsigned char *der = 0;
@@ -158,6 +158,7 @@ static int cmd_starttls(CMTP_SESSION *s, const char *arg)
     s->celo = s->delv = 0;
     msg_info("%s: TLS %s with cipher %s", s->client_addr,
 	     SSL_get_version(cm_stream_ssl(s->st)), SSL_get_cipher_name(cm_stream_ssl(s->st)));
+    cmtp_peer_identify(s);
     return (0);
 }
 
@@ -237,17 +238,17 @@ static void cmd_mail(CMTP_SESSION *s, const char *arg)
 	cm_reply(s->st, 501, "5.5.4 Syntax: MAIL FROM <address>");
 	return;
     }
-    if (cert_requested(params, &requested) < 0) {
+    if (cmtp_cert_requested(params, &requested) < 0) {
 	cm_reply(s->st, 501, "5.5.4 Syntax: MAIL FROM <address> Error in parameters: %.200s", params);
 	return;
     }
-    if ((s->sender_cert = user_cert(s, addr, err, sizeof(err))) == 0) {
+    if ((s->sender_cert = cmtp_user_cert(s, addr, err, sizeof(err))) == 0) {
 	msg_info("%s: reject MAIL FROM <%s>: %s", s->client_addr, addr, err);
 	cm_reply(s->st, 550, "5.1.1 <%s> Invalid email address", addr);
 	return;
     }
     snprintf(s->sender, sizeof(s->sender), "%s", addr);
-    send_cert_reply(s, s->sender_cert, requested);
+    cmtp_cert_reply(s, s->sender_cert, requested);
 }
 
 /* cmd_rcpt - RCPT TO <addr> [CertificateRequested] (8.7, 8.10) */
@@ -260,6 +261,7 @@ static void cmd_rcpt(CMTP_SESSION *s, const char *arg)
     X509   *cert;
     CMTP_RCPT *nr;
     char    err[512];
+    int     remote, code;
 
     if (need_delv(s) < 0)
 	return;
@@ -276,7 +278,7 @@ static void cmd_rcpt(CMTP_SESSION *s, const char *arg)
 	cm_reply(s->st, 501, "6.1.1 Syntax: RCPT TO <address>");
 	return;
     }
-    if (cert_requested(params, &requested) < 0) {
+    if (cmtp_cert_requested(params, &requested) < 0) {
 	cm_reply(s->st, 501, "6.1.2 Syntax: RCPT TO <address> Error in parameters: %.200s", params);
 	return;
     }
@@ -286,16 +288,23 @@ static void cmd_rcpt(CMTP_SESSION *s, const char *arg)
     }
     for (i = 0; i < s->nrcpt; i++) {
 	if (cm_addr_equal(s->rcpts[i].addr, addr)) {
-	    send_cert_reply(s, s->rcpts[i].cert, requested);
+	    cmtp_cert_reply(s, s->rcpts[i].cert, requested);
 	    return;
 	}
     }
-    if (!cm_domain_listed(cm_addr_domain(addr), cm_config_str(s->cf, "local_domains"))) {
-	msg_info("%s: reject RCPT TO <%s>: remote domain", s->client_addr, addr);
-	cm_reply(s->st, 551, "5.7.1 <%s> remote Cmail delivery not yet supported", addr);
-	return;
-    }
-    if ((cert = user_cert(s, addr, err, sizeof(err))) == 0) {
+    remote = !cm_domain_listed(cm_addr_domain(addr), cm_config_str(s->cf, "local_domains"));
+    if (remote) {
+	/* m8-m9: CHCK RCPT at the recipient's Cmail server. */
+	if (cmtp_remote_rcpt(s, addr, &cert, &code, err, sizeof(err)) < 0) {
+	    msg_info("%s: reject RCPT TO <%s>: %s", s->client_addr, addr, err);
+	    if (code == 0 || code / 100 == 4)
+		cm_reply(s->st, 451, "4.4.1 <%s> the recipient's Cmail server is not reachable now, "
+			 "try again later", addr);
+	    else
+		cm_reply(s->st, 550, "5.1.1 <%s> Invalid email address", addr);
+	    return;
+	}
+    } else if ((cert = cmtp_user_cert(s, addr, err, sizeof(err))) == 0) {
 	msg_info("%s: reject RCPT TO <%s>: %s", s->client_addr, addr, err);
 	cm_reply(s->st, 550, "5.1.1 <%s> Invalid email address", addr);
 	return;
@@ -308,8 +317,9 @@ static void cmd_rcpt(CMTP_SESSION *s, const char *arg)
     s->rcpts = nr;
     snprintf(s->rcpts[s->nrcpt].addr, sizeof(s->rcpts[s->nrcpt].addr), "%s", addr);
     s->rcpts[s->nrcpt].cert = cert;
+    s->rcpts[s->nrcpt].remote = remote;
     s->nrcpt++;
-    send_cert_reply(s, cert, requested);
+    cmtp_cert_reply(s, cert, requested);
 }
 
 /* cmd_help - HELP */
@@ -317,6 +327,7 @@ static void cmd_help(CMTP_SESSION *s)
 {
     cm_stream_printf(s->st, "214-Cmail CMTP (ITU-T X.1341) commands:\r\n");
     cm_stream_printf(s->st, "214-  EHLO STARTTLS CELO DELV MAIL RCPT DATA DEPO RSET NOOP HELP QUIT\r\n");
+    cm_stream_printf(s->st, "214-Between Cmail servers (mutual TLS): CHCK RCPT, SEND EVLP, SEND NORP\r\n");
     cm_stream_printf(s->st, "214-Certified mail only; ordinary mail goes to port 25.\r\n");
     cm_reply(s->st, 214, "2.0.0 End of HELP info");
 }
@@ -343,7 +354,8 @@ void    cmtp_session_run(CMTP_SESSION *s)
 	    msg_warn("%s: too many errors, disconnecting", s->client_addr);
 	    break;
 	}
-	if (too_long || (n > CM_LINE_MAX - 2 && !verb_is(line, "DEPO", &arg))) {
+	if (too_long || (n > CM_LINE_MAX - 2 && !verb_is(line, "DEPO", &arg)
+			 && !verb_is(line, "SEND", &arg))) {
 	    cm_reply(s->st, 500, "5.5.2 Error: line too long");
 	    s->errors++;
 	    continue;
@@ -386,13 +398,16 @@ void    cmtp_session_run(CMTP_SESSION *s)
 	} else if (verb_is(line, "QUIT", &arg)) {
 	    cm_reply(s->st, 221, "2.0.0 Bye");
 	    break;
-	} else if (verb_is(line, "CHCK", &arg) || verb_is(line, "SEND", &arg)) {
-	    cm_reply(s->st, 502, "5.5.1 Error: server-to-server CMTP not yet supported");
+	} else if (verb_is(line, "CHCK", &arg)) {
+	    cmtp_chck(s, arg);
+	} else if (verb_is(line, "SEND", &arg)) {
+	    cmtp_send(s, arg);
 	} else {
 	    cm_reply(s->st, 500, "5.5.2 Error: command not recognized");
 	    s->errors++;
 	}
     }
     cmtp_reset(s);
+    cmtp_peer_free(s);
     free(line);
 }

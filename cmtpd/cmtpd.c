@@ -103,6 +103,7 @@ static void serve(CMTP_SESSION *proto, int rfd, int wfd)
 	    return;
 	}
 	s.tls_active = 1;
+	cmtp_peer_identify(&s);
     }
     cmtp_session_run(&s);
     cm_stream_close(s.st);
@@ -246,7 +247,9 @@ int     main(int argc, char **argv)
 					      err, sizeof(err))) == 0)
 	msg_fatal("server certificate: %s", err);
     if ((proto.tls = cm_tls_server_ctx(cm_config_str(proto.cf, "tls_certificate"),
-				       cm_config_str(proto.cf, "tls_key"), 0, err, sizeof(err))) == 0)
+				       cm_config_str(proto.cf, "tls_key"), 0, err, sizeof(err))) == 0
+	|| cm_tls_server_ask_peer(proto.tls, cm_config_str(proto.cf, "trust_anchors"),
+				  err, sizeof(err)) < 0)
 	msg_fatal("%s", err);
     if (user && !listen_addr)
 	msg_fatal("-u needs -l (under spawn(8) or inetd the user is theirs to set)");

@@ -89,3 +89,28 @@ fail:
     SSL_CTX_free(ctx);
     return (0);
 }
+
+/* tls_accept_any - leave the decision to cm_peer (stricter than OpenSSL) */
+static int tls_accept_any(int ok, X509_STORE_CTX *ctx)
+{
+    (void) ok;
+    (void) ctx;
+    return (1);
+}
+
+/* cm_tls_server_ask_peer - request, not require, a client certificate */
+int     cm_tls_server_ask_peer(SSL_CTX *ctx, const char *anchors, char *err, size_t errlen)
+{
+    STACK_OF(X509_NAME) *names;
+    char    ebuf[256];
+
+    if (anchors && *anchors) {
+	if ((names = SSL_load_client_CA_file(anchors)) == 0) {
+	    snprintf(err, errlen, "trust anchors %s: %s", anchors, cm_ssl_errors(ebuf, sizeof(ebuf)));
+	    return (-1);
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_accept_any);
+    return (0);
+}

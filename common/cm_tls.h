@@ -12,6 +12,8 @@
  *				const char *client_ca, char *err, size_t errlen);
  *	SSL_CTX	*cm_tls_client_ctx(const char *ca, const char *cert,
  *				const char *key, char *err, size_t errlen);
+ *	int	cm_tls_server_ask_peer(SSL_CTX *ctx, const char *anchors,
+ *				char *err, size_t errlen);
  * DESCRIPTION
  *	TLS 1.3 and TLS 1.2 only; with TLS 1.2 only ECDHE with AES-256-GCM
  *	(RSA or ECDSA authentication); with TLS 1.3 the AES-GCM suites.
@@ -21,6 +23,14 @@
  *	cm_tls_server_ctx() loads the certificate chain and key; with
  *	client_ca non-NULL it requests and requires a client certificate
  *	verified against that file (mutual TLS between Cmail servers).
+ *
+ *	cm_tls_server_ask_peer() makes a server context ask for a client
+ *	certificate without requiring one, naming the subjects of the
+ *	anchors file as acceptable issuers: cmtpd serves Cmail users
+ *	(no certificate) and peer servers (their C.2 certificate) on one
+ *	port. OpenSSL's own verdict is ignored; the caller validates what
+ *	SSL_get0_peer_certificate() returns with cm_peer (RFC 3850, Annex
+ *	C.2, name of the domain spoken for), which is stricter.
  *
  *	cm_tls_client_ctx() verifies the server against ca (mandatory) and,
  *	when cert and key are given, presents them.
@@ -35,5 +45,7 @@ extern SSL_CTX *cm_tls_server_ctx(const char *cert, const char *key, const char 
 				          char *err, size_t errlen);
 extern SSL_CTX *cm_tls_client_ctx(const char *ca, const char *cert, const char *key,
 				          char *err, size_t errlen);
+
+extern int cm_tls_server_ask_peer(SSL_CTX *ctx, const char *anchors, char *err, size_t errlen);
 
 #endif

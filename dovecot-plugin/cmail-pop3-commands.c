@@ -91,6 +91,7 @@
 #include <sys/stat.h>
 
 #include "cm_config.h"
+#include "cm_addr.h"
 #include "cm_base64.h"
 #include "cm_notary.h"
 #include "cm_storedform.h"
@@ -539,22 +540,30 @@ static void cmail_after_answer(struct client *client, CM_NOTARY *nc, const char 
 {
     struct cmail_pop3_client *cctx = cmail_pop3_client_get(client);
     const char *error;
-    const char *kv[2];
+    const char *kv[3];
+    const char *relay_host = NULL;
     char    err[512];
 
     if (res->sender[0] == '\0') {
 	i_error("cmail: %s: sender unknown, no receipt notice mail", envelope_id);
 	return;
     }
+    /*
+     * A sender on another Cmail server: the notice goes to the relay
+     * injection listener, where cmail-relay sends it on as SEND NORP.
+     */
+    if (!cm_domain_listed(cm_addr_domain(res->sender), cm_config_str(cctx->cf, "local_domains")))
+	relay_host = cm_config_str(cctx->cf, "relay_injection_address");
     if (cmail_pop3_send_receipt(client, res->sender, cctx->address, subject, res->notice,
-				res->notice_len, &error) <= 0) {
+				res->notice_len, relay_host, &error) <= 0) {
 	i_error("cmail: %s: receipt notice mail to <%s> failed: %s", envelope_id,
 		res->sender, error);
 	return;
     }
     kv[0] = t_strdup_printf("recipient=%s", cctx->address);
     kv[1] = t_strdup_printf("sender=%s", res->sender);
-    if (cm_notary_record(nc, envelope_id, "receipt-sent", kv, 2, NULL, err, sizeof(err)) < 0)
+    kv[2] = relay_host != NULL ? "route=relay" : "route=local";
+    if (cm_notary_record(nc, envelope_id, "receipt-sent", kv, 3, NULL, err, sizeof(err)) < 0)
 	i_error("cmail: %s: receipt notice mailed but not journalled: %s", envelope_id, err);
     else
 	i_info("cmail: %s: receipt notice mailed to <%s>", envelope_id, res->sender);

@@ -29,7 +29,8 @@
  *	int	cmail_pop3_send_receipt(struct client *client,
  *				const char *sender, const char *recipient,
  *				const char *subject, const char *notice,
- *				size_t notice_len, const char **error_r);
+ *				size_t notice_len, const char *relay_host,
+ *				const char **error_r);
  * DESCRIPTION
  *	Dovecot's POP3 has no command registry. The plugin hooks client
  *	creation (pop3_client_created_hook_set()), then owns the input
@@ -79,6 +80,6 @@ extern void cmail_pop3_client_free(struct cmail_pop3_client *cctx);
 extern int cmail_pop3_send_receipt(struct client *client, const char *sender,
 				           const char *recipient, const char *subject,
 				           const char *notice, size_t notice_len,
-				           const char **error_r);
+				           const char *relay_host, const char **error_r);
 
 #endif

@@ -9,7 +9,8 @@
  *	int	cmail_pop3_send_receipt(struct client *client,
  *				const char *sender, const char *recipient,
  *				const char *subject, const char *notice,
- *				size_t notice_len, const char **error_r);
+ *				size_t notice_len, const char *relay_host,
+ *				const char **error_r);
  * DESCRIPTION
  *	After a successful CHLG RESP the countersigned SignedReceiptNotice
  *	reaches the sender as a mail (Appendix I): From the postmaster
@@ -22,6 +23,9 @@
  *	plugin { cmail_submission_host = host:port } when set, else
  *	through plugin { cmail_sendmail_path } (default
  *	/usr/sbin/sendmail). The envelope sender is the postmaster.
+ *	relay_host (cmail.conf relay_injection_address), when not NULL,
+ *	overrides both: the sender is on another Cmail server and the
+ *	notice goes to cmail-relay, which sends it on as SEND NORP.
  *
  *	Returns 1 when the MTA accepted the mail, 0 on a permanent and -1
  *	on a temporary failure, with *error_r.
@@ -60,7 +64,7 @@ static const char *cmail_header_text(const char *value, size_t max)
 int     cmail_pop3_send_receipt(struct client *client, const char *sender,
 				        const char *recipient, const char *subject,
 				        const char *notice, size_t notice_len,
-				        const char **error_r)
+				        const char *relay_host, const char **error_r)
 {
     struct mail_user *user = client->user;
     struct smtp_submit_settings set;
@@ -126,7 +130,7 @@ int     cmail_pop3_send_receipt(struct client *client, const char *sender,
     str_printfa(msg, "--%s--\r\n", boundary);
 
     i_zero(&set);
-    host = mail_user_plugin_getenv(user, "cmail_submission_host");
+    host = relay_host != NULL ? relay_host : mail_user_plugin_getenv(user, "cmail_submission_host");
     sendmail = mail_user_plugin_getenv(user, "cmail_sendmail_path");
     set.hostname = my_hostname;
     set.mail_debug = user->mail_debug;

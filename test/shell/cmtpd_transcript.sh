@@ -42,6 +42,7 @@ injection_address = 127.0.0.1:$SINK_PORT
 recipient_limit = 2
 message_size_limit = 20000
 smtp_timeout = 10
+cmail_relay_map = elsewhere.example=127.0.0.1:1
 EOC
 "$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
 NOTARY_PID=$!
@@ -180,7 +181,7 @@ save UserCertificate $T/alice.der
 > RCPT TO <nobody@example.org>
 < 550 ^5.1.1 <nobody@example.org> Invalid email address$
 > RCPT TO <bob@elsewhere.example>
-< 551 remote Cmail delivery not yet supported
+< 451 ^4.4.1 <bob@elsewhere.example> the recipient's Cmail server is not reachable now
 > RCPT TO:<bob@example.org> CertificateRequested
 < 250 ^UserCertificate:
 save UserCertificate $T/bob.der
