@@ -29,6 +29,7 @@ static const struct subcommand {
     {"cert", cmd_cert, "check a certificate against RFC 3850 and Annex C (cert check)"},
     {"verify", cmd_verify, "verify a notice or a notice mail offline"},
     {"evidence", cmd_evidence, "show the evidence journal of an envelope, check the hash chain"},
+    {"check-config", cmd_checkconfig, "check cmail.conf, keys, certificates, Postfix and Dovecot lines"},
     {0, 0, 0},
 };
 

@@ -20,5 +20,6 @@ extern int cmd_verify(int argc, char **argv);
 extern int cmd_evidence(int argc, char **argv);
 extern int cmd_send(int argc, char **argv);
 extern int cmd_fetch(int argc, char **argv);
+extern int cmd_checkconfig(int argc, char **argv);
 
 #endif

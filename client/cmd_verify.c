@@ -9,8 +9,13 @@
  *	FILE is a notice (XML) or a notice mail: an RFC 5322 message with
  *	the notice attached as an application/octet-stream (or
  *	application/xml, text/xml) part whose file name ends in .xml
- *	(depositNotice.xml, receiptNotice.xml, transitNotice.xml),
- *	base64-encoded (Appendix I).
+ *	(depositNotice.xml, receiptNotice.xml, transitNotice.xml,
+ *	nonDeliveryNotice.xml), base64-encoded (Appendix I). The first
+ *	such attachment is checked.
+ *
+ *	Besides the six X.1341 notices it accepts Cmail's own
+ *	NonDeliveryNotice (schemas/cmail-extensions.xsd) and then also
+ *	prints the undelivered recipients, the reason and the time.
  *
  *	The notice is parsed with the hardened parser, validated against
  *	the schema, and every signature is checked (cm_dsig(3)): its place
@@ -61,7 +66,8 @@ static const char usage_text[] =
 "usage: cmail verify FILE [--ca FILE] [--crl FILE|DIR]\n"
 "\n"
 "Verify an X.1341 notice (XML) or a notice mail (.eml with the notice\n"
-"attached as depositNotice.xml, receiptNotice.xml, transitNotice.xml, ...).\n"
+"attached as depositNotice.xml, receiptNotice.xml, transitNotice.xml,\n"
+"nonDeliveryNotice.xml, ...).\n"
 "Checks the schema, every signature (place, transforms, value) and every\n"
 "signer certificate (RFC 3850 path validation to the --ca anchors, CRLs).\n"
 "\n"
@@ -361,6 +367,46 @@ static void print_entity(xmlNodePtr ent)
     xmlFree(type);
 }
 
+/* ext_child - first child element in Cmail's extension namespace */
+static xmlNodePtr ext_child(xmlNodePtr parent, const char *name)
+{
+    xmlNodePtr cur;
+
+    for (cur = parent ? parent->children : 0; cur; cur = cur->next)
+	if (cur->type == XML_ELEMENT_NODE && cur->ns
+	    && strcmp((const char *) cur->ns->href, CM_NS_EXT) == 0
+	    && strcmp((const char *) cur->name, name) == 0)
+	    return (cur);
+    return (0);
+}
+
+/* print_nondelivery - recipients, reason and time of a NonDeliveryNotice */
+static void print_nondelivery(xmlNodePtr root)
+{
+    xmlNodePtr cur;
+    xmlChar *v;
+    char    buf[SHOW_MAX + 8];
+    int     n = 0;
+
+    for (cur = ext_child(ext_child(root, "UndeliveredRecipients"), "Recipient"); cur;
+	 cur = cur->next)
+	if (cur->type == XML_ELEMENT_NODE && n++ < CM_ENTITIES_MAX) {
+	    v = xmlGetNoNsProp(cur, (const xmlChar *) "EmailAddress");
+	    printf("undelivered: %s\n", show(v, buf, sizeof(buf)));
+	    xmlFree(v);
+	}
+    if ((cur = ext_child(root, "Reason")) != 0) {
+	v = xmlNodeGetContent(cur);
+	printf("reason: %s\n", show(v, buf, sizeof(buf)));
+	xmlFree(v);
+    }
+    if ((cur = ext_child(root, "Time")) != 0) {
+	v = xmlNodeGetContent(cur);
+	printf("time: %s\n", show(v, buf, sizeof(buf)));
+	xmlFree(v);
+    }
+}
+
 /* print_notice - what the notice says */
 static void print_notice(xmlDocPtr doc)
 {
@@ -398,6 +444,8 @@ static void print_notice(xmlDocPtr doc)
 	    print_entity(cur);
     if ((cur = child(info, "Entity")) != 0)
 	print_entity(cur);
+    if (root && root->ns && strcmp((const char *) root->ns->href, CM_NS_EXT) == 0)
+	print_nondelivery(root);
 }
 
 /* print_report - each signature and the schema result */

@@ -35,6 +35,7 @@
 #include "cm_cert.h"
 #include "cm_limits.h"
 #include "cm_dsig.h"
+#include "cm_notice.h"
 
 #define ALG_EXC_C14N	"http://www.w3.org/2001/10/xml-exc-c14n#"
 #define ALG_RSA_SHA256	"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -79,36 +80,42 @@ typedef struct {
   */
 static const struct root_rule {
     const char *root;
+    const char *ns;			/* NULL: the X.1341 notices namespace */
     int     min;
     int     max;
     SLOT    slots[SLOTS_MAX];
 } root_rules[] = {
-    {"DepositNotice", 1, 1, {
+    {"DepositNotice", 0, 1, 1, {
 	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
     }},
-    {"SignedDepositNotice", 2, 2, {
+    {"SignedDepositNotice", 0, 2, 2, {
 	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
 	    {CM_DSIG_INFO, SHAPE_FULL, CM_ROLE_CLIENT, CM_PURPOSE_SMIME, ADDR_SENDER, "sender"},
     }},
-    {"TransitNotice", 1, 1, {
+    {"TransitNotice", 0, 1, 1, {
 	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "receiving server (S2)"},
     }},
-    {"SignedTransitNotice", 2, 2, {
+    {"SignedTransitNotice", 0, 2, 2, {
 	    {CM_DSIG_POSTMARK, SHAPE_POSTMARK, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "receiving server (S2)"},
 	    {CM_DSIG_INFO, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "sending server (S1)"},
     }},
-    {"ReceiptNotice", 1, 1, {
+    {"ReceiptNotice", 0, 1, 1, {
 	    {CM_DSIG_POSTMARK, SHAPE_RECEIPT, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
     }},
-    {"SignedReceiptNotice", 2, 3, {
+    {"SignedReceiptNotice", 0, 2, 3, {
 	    {CM_DSIG_POSTMARK, SHAPE_RECEIPT, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE, "server"},
 	    {CM_DSIG_CHALLENGE, SHAPE_FULL, CM_ROLE_CLIENT, CM_PURPOSE_SMIME, ADDR_RECIPIENT,
 	    "recipient"},
 	    {CM_DSIG_POSTMARK, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
 	    "server countersignature"},
+    }},
+    /* Cmail extension (schemas/cmail-extensions.xsd): S1's non-delivery notice. */
+    {"NonDeliveryNotice", CM_NS_EXT, 1, 1, {
+	    {CM_DSIG_POSTMARK, SHAPE_FULL, CM_ROLE_SERVER, CM_PURPOSE_SMIME, ADDR_NONE,
+	    "sending server (S1)"},
     }},
     {0},
 };
@@ -153,7 +160,7 @@ static const struct root_rule *root_rule_of(xmlDocPtr doc)
     const struct root_rule *rr;
 
     for (rr = root_rules; rr->root; rr++)
-	if (is_elem(root, CM_NS, rr->root))
+	if (is_elem(root, rr->ns ? rr->ns : CM_NS, rr->root))
 	    return (rr);
     return (0);
 }
@@ -163,7 +170,11 @@ xmlNodePtr cm_dsig_place_node(xmlDocPtr doc, CM_DSIG_PLACE place)
 {
     xmlNodePtr root = xmlDocGetRootElement(doc);
 
-    if (root == 0 || root->ns == 0 || strcmp((const char *) root->ns->href, CM_NS) != 0)
+    if (root == 0 || root->ns == 0 || root->ns->href == 0)
+	return (0);
+    /* A NonDeliveryNotice (our namespace) has only the DigitalPostmark place. */
+    if (strcmp((const char *) root->ns->href, CM_NS) != 0
+	&& (place != CM_DSIG_POSTMARK || !is_elem(root, CM_NS_EXT, "NonDeliveryNotice")))
 	return (0);
     switch (place) {
     case CM_DSIG_POSTMARK:
@@ -941,7 +952,8 @@ int     cm_dsig_verify(xmlDocPtr doc, CM_TRUST *trust, CM_DSIG_REPORT *rep)
 	return (-1);
     }
     printable(rep->root, sizeof(rep->root), root->name, strlen((const char *) root->name));
-    if (cm_xml_validate(doc, cm_schema_path(), rep->schema_reason, sizeof(rep->schema_reason)) == 0) {
+    if (cm_xml_validate(doc, cm_notice_schema_path(cm_notice_type_of(doc)), rep->schema_reason,
+			sizeof(rep->schema_reason)) == 0) {
 	rep->schema_ok = 1;
     } else {
 	if (rep->schema_reason[0] == 0)

@@ -38,6 +38,9 @@
  *	whose address is the Entity's EmailAddress), whole document;
  *	optionally 3: DigitalPostmark, the server's countersignature,
  *	whole document.
+ .IP "NonDeliveryNotice (Cmail extension, namespace CM_NS_EXT)"
+ *	1: DigitalPostmark, the sending server S1 (server certificate),
+ *	whole document (no intersect: it is signed on its final root).
  * .PP
  *	Every signature ends with a subtract of itself and later signatures
  *	(//ds:Signature[number(substring-after(@Id,'cmail-sig-')) >= N])
@@ -50,7 +53,9 @@
  *	does not allow for the current root and N. Returns N, or -1 with a
  *	reason in err.
  *
- *	cm_dsig_verify() validates doc against cm_schema_path(), then checks
+ *	cm_dsig_verify() validates doc against cm_notice_schema_path() of
+ *	its root (x1341-notices.xsd, or cmail-extensions.xsd for a
+ *	NonDeliveryNotice), then checks
  *	every ds:Signature: its place and N against the table (duplicate
  *	Ids, gaps, wrong places, too many are errors), that its transforms
  *	are exactly the shape for its N (no signature wrapping), the

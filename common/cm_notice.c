@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libxml/tree.h>
+#include <libxml/xmlstring.h>
+#include <libxml/chvalid.h>
 
 #include "cm_addr.h"
 #include "cm_base64.h"
@@ -37,6 +40,7 @@ static const char *cm_notice_names[] = {
     "SignedTransitNotice",
     "ReceiptNotice",
     "SignedReceiptNotice",
+    "NonDeliveryNotice",
 };
 
 static const char *cm_entity_names[] = {"from", "to", "cc", "transit"};
@@ -189,6 +193,11 @@ void    cm_notice_free(CM_NOTICE *n)
 	cm_notice_free_entity(n->entities + i);
     free(n->entities);
     cm_notice_free_question(&n->challenge);
+    for (i = 0; i < n->recipient_count; i++)
+	free(n->recipients[i]);
+    free(n->recipients);
+    free(n->reason);
+    free(n->time);
     free(n);
 }
 
@@ -229,6 +238,25 @@ CM_NOTICE_ENTITY *cm_notice_add_entity(CM_NOTICE *n)
     memset(e, 0, sizeof(*e));
     e->type = CM_ENTITY_TO;
     return (e);
+}
+
+/* cm_notice_add_recipient - append an undelivered recipient */
+int     cm_notice_add_recipient(CM_NOTICE *n, const char *address)
+{
+    char  **r;
+    char   *copy;
+
+    if (n->recipient_count >= CM_ENTITIES_MAX || address == 0)
+	return (-1);
+    if ((copy = strdup(address)) == 0)
+	return (-1);
+    if ((r = realloc(n->recipients, (n->recipient_count + 1) * sizeof(*r))) == 0) {
+	free(copy);
+	return (-1);
+    }
+    n->recipients = r;
+    r[n->recipient_count++] = copy;
+    return (0);
 }
 
  /*
@@ -451,12 +479,93 @@ static int cm_notice_check_receipt(const CM_NOTICE *n, char *err, size_t errlen)
     return (0);
 }
 
+/* cm_notice_check_reason - 1..max bytes of UTF-8 XML characters, no controls */
+static int cm_notice_check_reason(const char *s)
+{
+    const unsigned char *cp;
+    size_t  len;
+    int     clen;
+    int     c;
+
+    if (s == 0 || (len = strlen(s)) == 0 || len > CM_NOTICE_REASON_MAX
+	|| cm_notice_check_text(s, CM_NOTICE_REASON_MAX, 1) < 0)
+	return (-1);
+    for (cp = (const unsigned char *) s; *cp; cp += clen) {
+	clen = (int) strnlen((const char *) cp, 4);
+	if ((c = xmlGetUTF8Char(cp, &clen)) < 0 || clen <= 0 || !xmlIsCharQ(c)
+	    || (c >= 0x80 && c < 0xa0))
+	    return (-1);
+    }
+    return (0);
+}
+
+/* cm_notice_check_time - "YYYY-MM-DDThh:mm:ssZ" with plausible fields */
+static int cm_notice_check_time(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    size_t  i;
+    int     mon;
+    int     day;
+
+    if (s == 0 || strlen(s) != sizeof(shape) - 1)
+	return (-1);
+    for (i = 0; shape[i]; i++) {
+	if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+	    return (-1);
+    }
+    mon = (s[5] - '0') * 10 + (s[6] - '0');
+    day = (s[8] - '0') * 10 + (s[9] - '0');
+    if (s[0] == '0' && s[1] == '0' && s[2] == '0' && s[3] == '0')
+	return (-1);			/* year 0000 is not an xs:dateTime */
+    if (mon < 1 || mon > 12 || day < 1 || day > 31
+	|| (s[11] - '0') * 10 + (s[12] - '0') > 23
+	|| (s[14] - '0') * 10 + (s[15] - '0') > 59
+	|| (s[17] - '0') * 10 + (s[18] - '0') > 59)
+	return (-1);
+    return (0);
+}
+
+/* cm_notice_check_nondelivery - recipients, reason, time */
+static int cm_notice_check_nondelivery(const CM_NOTICE *n, char *err, size_t errlen)
+{
+    size_t  i;
+    size_t  j;
+
+    if (n->recipient_count == 0 || n->recipient_count > CM_ENTITIES_MAX) {
+	cm_notice_err(err, errlen, "UndeliveredRecipients must hold 1 to %d Recipient",
+		      CM_ENTITIES_MAX);
+	return (-1);
+    }
+    for (i = 0; i < n->recipient_count; i++) {
+	if (n->recipients[i] == 0 || !cm_addr_valid(n->recipients[i])) {
+	    cm_notice_err(err, errlen, "bad Recipient EmailAddress");
+	    return (-1);
+	}
+	for (j = 0; j < i; j++) {
+	    if (cm_addr_equal(n->recipients[i], n->recipients[j])) {
+		cm_notice_err(err, errlen, "duplicate Recipient %s", n->recipients[i]);
+		return (-1);
+	    }
+	}
+    }
+    if (cm_notice_check_reason(n->reason) < 0) {
+	cm_notice_err(err, errlen, "bad Reason (1 to %d bytes of UTF-8 without controls)",
+		      CM_NOTICE_REASON_MAX);
+	return (-1);
+    }
+    if (cm_notice_check_time(n->time) < 0) {
+	cm_notice_err(err, errlen, "bad Time (YYYY-MM-DDThh:mm:ssZ)");
+	return (-1);
+    }
+    return (0);
+}
+
 /* cm_notice_check - a whole model */
 static int cm_notice_check(const CM_NOTICE *n, char *err, size_t errlen)
 {
     size_t  i;
 
-    if (n->type <= CM_NOTICE_UNKNOWN || n->type > CM_NOTICE_SIGNED_RECEIPT) {
+    if (n->type <= CM_NOTICE_UNKNOWN || n->type > CM_NOTICE_NONDELIVERY) {
 	cm_notice_err(err, errlen, "unknown notice type");
 	return (-1);
     }
@@ -474,6 +583,8 @@ static int cm_notice_check(const CM_NOTICE *n, char *err, size_t errlen)
 	    return (-1);
     if (n->type == CM_NOTICE_DEPOSIT || n->type == CM_NOTICE_TRANSIT)
 	return (0);
+    if (n->type == CM_NOTICE_NONDELIVERY)
+	return (cm_notice_check_nondelivery(n, err, errlen));
     if (cm_notice_check_content(&n->content, err, errlen) < 0)
 	return (-1);
     if (cm_notice_is_receipt(n->type))
@@ -627,6 +738,25 @@ static xmlNodePtr cm_notice_build_receipt_info(xmlDocPtr doc, xmlNsPtr ns, const
     return (info);
 }
 
+/* cm_notice_build_nondelivery - what follows the DigitalPostmark */
+static int cm_notice_build_nondelivery(xmlNodePtr root, xmlNsPtr ext, const CM_NOTICE *n)
+{
+    xmlNodePtr list;
+    xmlNodePtr node;
+    size_t  i;
+
+    if ((list = cm_notice_elem(root, ext, "UndeliveredRecipients", 0)) == 0)
+	return (-1);
+    for (i = 0; i < n->recipient_count; i++)
+	if ((node = cm_notice_elem(list, ext, "Recipient", 0)) == 0
+	    || cm_notice_attr(node, "EmailAddress", n->recipients[i]) < 0)
+	    return (-1);
+    if (cm_notice_elem(root, ext, "Reason", n->reason) == 0
+	|| cm_notice_elem(root, ext, "Time", n->time) == 0)
+	return (-1);
+    return (0);
+}
+
 /* cm_notice_build - a new document from a model */
 xmlDocPtr cm_notice_build(const CM_NOTICE *n, char *err, size_t errlen)
 {
@@ -635,6 +765,7 @@ xmlDocPtr cm_notice_build(const CM_NOTICE *n, char *err, size_t errlen)
     xmlNodePtr pm;
     xmlNodePtr info = 0;
     xmlNsPtr ns;
+    xmlNsPtr ext = 0;
     size_t  i;
     char    why[200];
 
@@ -649,11 +780,19 @@ xmlDocPtr cm_notice_build(const CM_NOTICE *n, char *err, size_t errlen)
 	goto nomem;
     }
     xmlDocSetRootElement(doc, root);
-    if ((ns = xmlNewNs(root, XSTR(CM_NS), 0)) == 0) {
+    if (n->type == CM_NOTICE_NONDELIVERY) {
+	/* Our namespace on the root, the X.1341 one as c: for the postmark. */
+	if ((ext = xmlNewNs(root, XSTR(CM_NS_EXT), 0)) == 0
+	    || (ns = xmlNewNs(root, XSTR(CM_NS), XSTR("c"))) == 0) {
+	    xmlFreeDoc(doc);
+	    goto nomem;
+	}
+	xmlSetNs(root, ext);
+    } else if ((ns = xmlNewNs(root, XSTR(CM_NS), 0)) == 0) {
 	xmlFreeDoc(doc);
 	goto nomem;
-    }
-    xmlSetNs(root, ns);
+    } else
+	xmlSetNs(root, ns);
     if ((pm = cm_notice_elem(root, ns, "DigitalPostmark", 0)) == 0
 	|| cm_notice_attr(pm, "EnvelopeId", n->envelope_id) < 0
 	|| cm_notice_attr(pm, "DeliveryType", "CertifiedMail") < 0) {
@@ -665,6 +804,13 @@ xmlDocPtr cm_notice_build(const CM_NOTICE *n, char *err, size_t errlen)
 	    xmlFreeDoc(doc);
 	    goto nomem;
 	}
+    }
+    if (n->type == CM_NOTICE_NONDELIVERY) {
+	if (cm_notice_build_nondelivery(root, ext, n) < 0) {
+	    xmlFreeDoc(doc);
+	    goto nomem;
+	}
+	return (doc);
     }
     if (n->type == CM_NOTICE_SIGNED_DEPOSIT || n->type == CM_NOTICE_SIGNED_TRANSIT)
 	info = cm_notice_build_envinfo(doc, ns, n);
@@ -754,18 +900,25 @@ static int cm_notice_next(CM_NOTICE_PARSE *p, xmlNodePtr *cur, xmlNodePtr *elem)
     return (0);
 }
 
-/* cm_notice_expect - the next element child must be name */
-static int cm_notice_expect(CM_NOTICE_PARSE *p, xmlNodePtr *cur, const char *name,
-			            xmlNodePtr *elem, const char *parent)
+/* cm_notice_expect_ns - the next element child must be {ns}name */
+static int cm_notice_expect_ns(CM_NOTICE_PARSE *p, xmlNodePtr *cur, const char *ns,
+			               const char *name, xmlNodePtr *elem, const char *parent)
 {
     if (cm_notice_next(p, cur, elem) < 0)
 	return (-1);
     if (*elem == 0)
 	return (cm_notice_perr(p, "missing %s in %s", name, parent));
-    if (!cm_notice_is(*elem, CM_NS, name))
+    if (!cm_notice_is(*elem, ns, name))
 	return (cm_notice_perr(p, "unexpected element %s in %s (expected %s)",
 			       STR((*elem)->name), parent, name));
     return (0);
+}
+
+/* cm_notice_expect - the next element child must be name (notices namespace) */
+static int cm_notice_expect(CM_NOTICE_PARSE *p, xmlNodePtr *cur, const char *name,
+			            xmlNodePtr *elem, const char *parent)
+{
+    return (cm_notice_expect_ns(p, cur, CM_NS, name, elem, parent));
 }
 
 /* cm_notice_signatures - the trailing ds:Signature children; then the end */
@@ -863,6 +1016,35 @@ static int cm_notice_get_text(CM_NOTICE_PARSE *p, xmlNodePtr node, size_t max, c
 	free(buf);
 	return (cm_notice_perr(p, "%s too long", STR(node->name)));
     }
+    *out = buf;
+    return (0);
+}
+
+/* cm_notice_get_plain - text content of a leaf, exactly as written */
+static int cm_notice_get_plain(CM_NOTICE_PARSE *p, xmlNodePtr node, size_t max, char **out)
+{
+    xmlNodePtr child;
+    size_t  len = 0;
+    size_t  n;
+    char   *buf;
+
+    *out = 0;
+    for (child = node->children; child != 0; child = child->next) {
+	if (child->type != XML_TEXT_NODE && child->type != XML_CDATA_SECTION_NODE)
+	    return (cm_notice_perr(p, "%s must hold text only", STR(node->name)));
+	len += child->content ? strlen(STR(child->content)) : 0;
+	if (len > max)
+	    return (cm_notice_perr(p, "%s too long", STR(node->name)));
+    }
+    if ((buf = malloc(len + 1)) == 0)
+	return (cm_notice_perr(p, "out of memory"));
+    len = 0;
+    for (child = node->children; child != 0; child = child->next) {
+	n = child->content ? strlen(STR(child->content)) : 0;
+	memcpy(buf + len, child->content, n);
+	len += n;
+    }
+    buf[len] = 0;
     *out = buf;
     return (0);
 }
@@ -1143,6 +1325,56 @@ static int cm_notice_parse_receipt_info(CM_NOTICE_PARSE *p, xmlNodePtr info, CM_
     return (0);
 }
 
+/* cm_notice_parse_nondelivery - what follows a NonDeliveryNotice's postmark */
+static int cm_notice_parse_nondelivery(CM_NOTICE_PARSE *p, xmlNodePtr *cur, CM_NOTICE *n)
+{
+    static const char *const none[] = {0};
+    static const char *const rcpt_attrs[] = {"EmailAddress", 0};
+    xmlNodePtr list;
+    xmlNodePtr rcur;
+    xmlNodePtr elem;
+    char   *addr;
+    char    why[200];
+
+    if (cm_notice_expect_ns(p, cur, CM_NS_EXT, "UndeliveredRecipients", &list,
+			    "NonDeliveryNotice") < 0
+	|| cm_notice_attrs(p, list, none) < 0)
+	return (-1);
+    for (rcur = list->children;;) {
+	if (cm_notice_next(p, &rcur, &elem) < 0)
+	    return (-1);
+	if (elem == 0)
+	    break;
+	if (!cm_notice_is(elem, CM_NS_EXT, "Recipient"))
+	    return (cm_notice_perr(p, "unexpected element %s in UndeliveredRecipients",
+				   STR(elem->name)));
+	if (n->recipient_count >= CM_ENTITIES_MAX)
+	    return (cm_notice_perr(p, "more than %d Recipient", CM_ENTITIES_MAX));
+	if (cm_notice_attrs(p, elem, rcpt_attrs) < 0 || cm_notice_no_content(p, elem) < 0
+	    || cm_notice_get_attr(p, elem, "EmailAddress", CM_ADDRESS_MAX, &addr) < 0)
+	    return (-1);
+	if (addr == 0)
+	    return (cm_notice_perr(p, "Recipient without EmailAddress"));
+	if (cm_notice_add_recipient(n, addr) < 0) {
+	    free(addr);
+	    return (cm_notice_perr(p, "out of memory"));
+	}
+	free(addr);
+    }
+    if (n->recipient_count == 0)
+	return (cm_notice_perr(p, "missing Recipient in UndeliveredRecipients"));
+    if (cm_notice_expect_ns(p, cur, CM_NS_EXT, "Reason", &elem, "NonDeliveryNotice") < 0
+	|| cm_notice_attrs(p, elem, none) < 0
+	|| cm_notice_get_plain(p, elem, CM_NOTICE_REASON_MAX, &n->reason) < 0
+	|| cm_notice_expect_ns(p, cur, CM_NS_EXT, "Time", &elem, "NonDeliveryNotice") < 0
+	|| cm_notice_attrs(p, elem, none) < 0
+	|| cm_notice_get_plain(p, elem, 64, &n->time) < 0)
+	return (-1);
+    if (cm_notice_check_nondelivery(n, why, sizeof(why)) < 0)
+	return (cm_notice_perr(p, "%s", why));
+    return (0);
+}
+
 /* cm_notice_parse - a document into a model, strictly */
 CM_NOTICE *cm_notice_parse(xmlDocPtr doc, char *err, size_t errlen)
 {
@@ -1184,7 +1416,9 @@ CM_NOTICE *cm_notice_parse(xmlDocPtr doc, char *err, size_t errlen)
 	rc = cm_notice_expect(&p, &cur, "DigitalPostmark", &elem, STR(root->name));
     if (rc == 0)
 	rc = cm_notice_parse_postmark(&p, elem, n);
-    if (rc == 0 && type != CM_NOTICE_DEPOSIT && type != CM_NOTICE_TRANSIT) {
+    if (rc == 0 && type == CM_NOTICE_NONDELIVERY) {
+	rc = cm_notice_parse_nondelivery(&p, &cur, n);
+    } else if (rc == 0 && type != CM_NOTICE_DEPOSIT && type != CM_NOTICE_TRANSIT) {
 	rc = cm_notice_expect(&p, &cur, "EnvelopeInformation", &elem, STR(root->name));
 	if (rc == 0)
 	    rc = cm_notice_is_receipt(type) ? cm_notice_parse_receipt_info(&p, elem, n)
@@ -1221,10 +1455,30 @@ CM_NOTICE *cm_notice_read(const char *data, size_t len, xmlDocPtr *doc_r,
     return (n);
 }
 
+/* cm_notice_schema_path - the XSD for a notice type */
+const char *cm_notice_schema_path(CM_NOTICE_TYPE type)
+{
+    static _Thread_local char buf[4096];
+    const char *main_xsd = cm_schema_path();
+    const char *slash;
+    int     len;
+
+    if (type != CM_NOTICE_NONDELIVERY)
+	return (main_xsd);
+    if ((slash = strrchr(main_xsd, '/')) == 0)
+	return ("cmail-extensions.xsd");
+    len = snprintf(buf, sizeof(buf), "%.*s/cmail-extensions.xsd",
+		   (int) (slash - main_xsd), main_xsd);
+    if (len < 0 || (size_t) len >= sizeof(buf))
+	return (main_xsd);		/* fails validation: the root is unknown there */
+    return (buf);
+}
+
 /* cm_notice_validate - XSD-validate against the notices schema */
 int     cm_notice_validate(xmlDocPtr doc, char *err, size_t errlen)
 {
-    return (cm_xml_validate(doc, doc ? cm_schema_path() : 0, err, errlen));
+    return (cm_xml_validate(doc, doc ? cm_notice_schema_path(cm_notice_type_of(doc)) : 0,
+			    err, errlen));
 }
 
  /*
@@ -1235,11 +1489,16 @@ int     cm_notice_validate(xmlDocPtr doc, char *err, size_t errlen)
 CM_NOTICE_TYPE cm_notice_type_of(xmlDocPtr doc)
 {
     xmlNodePtr root;
+    CM_NOTICE_TYPE type;
 
     if (doc == 0 || (root = xmlDocGetRootElement(doc)) == 0 || root->ns == 0
-	|| root->ns->href == 0 || strcmp(STR(root->ns->href), CM_NS) != 0)
+	|| root->ns->href == 0)
 	return (CM_NOTICE_UNKNOWN);
-    return (cm_notice_type_from_name(STR(root->name)));
+    type = cm_notice_type_from_name(STR(root->name));
+    /* Our extension lives in our namespace, the rest in X.1341's. */
+    if (strcmp(STR(root->ns->href), type == CM_NOTICE_NONDELIVERY ? CM_NS_EXT : CM_NS) != 0)
+	return (CM_NOTICE_UNKNOWN);
+    return (type);
 }
 
 /* cm_notice_child - first element child with a notices-namespace name */
@@ -1432,4 +1691,109 @@ nomem:
     cm_notice_free(r);
     cm_notice_err(err, errlen, "receipt: out of memory");
     return (0);
+}
+
+/* cm_notice_reason_text - a reason made safe: UTF-8 XML text, no controls */
+static char *cm_notice_reason_text(const char *reason)
+{
+    const unsigned char *cp;
+    char   *out;
+    size_t  len = 0;
+    int     clen;
+    int     c;
+
+    if (reason == 0 || *reason == 0)
+	reason = "undeliverable";
+    if ((out = malloc(CM_NOTICE_REASON_MAX + 1)) == 0)
+	return (0);
+    for (cp = (const unsigned char *) reason; *cp && len < CM_NOTICE_REASON_MAX; cp += clen) {
+	clen = (int) strnlen((const char *) cp, 4);
+	if (*cp < 0x80) {
+	    clen = 1;
+	    out[len++] = (*cp < 0x20 || *cp == 0x7f) ? ' ' : (char) *cp;
+	} else if ((c = xmlGetUTF8Char(cp, &clen)) < 0 || clen <= 0 || !xmlIsCharQ(c)
+		   || (c >= 0x80 && c < 0xa0)) {
+	    clen = 1;
+	    out[len++] = '?';
+	} else if (len + (size_t) clen > CM_NOTICE_REASON_MAX) {
+	    break;
+	} else {
+	    memcpy(out + len, cp, (size_t) clen);
+	    len += (size_t) clen;
+	}
+    }
+    out[len] = 0;
+    return (out);
+}
+
+/* cm_notice_nondelivery_model - the NonDeliveryNotice of a message */
+CM_NOTICE *cm_notice_nondelivery_model(const CM_NOTICE *dep, char *const *recipients,
+				               size_t nrcpt, const char *reason, time_t when,
+				               char *err, size_t errlen)
+{
+    CM_NOTICE *n;
+    struct tm tm;
+    char    stamp[32];
+    size_t  i;
+    char    why[200];
+
+    if (dep == 0 || dep->type <= CM_NOTICE_UNKNOWN || dep->type > CM_NOTICE_SIGNED_RECEIPT) {
+	cm_notice_err(err, errlen, "non-delivery: no X.1341 notice of the message given");
+	return (0);
+    }
+    if (recipients == 0 || nrcpt == 0 || nrcpt > CM_ENTITIES_MAX) {
+	cm_notice_err(err, errlen, "non-delivery: 1 to %d recipients needed", CM_ENTITIES_MAX);
+	return (0);
+    }
+    if (when == 0)
+	when = time((time_t *) 0);
+    if (gmtime_r(&when, &tm) == 0
+	|| strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) != 20) {
+	cm_notice_err(err, errlen, "non-delivery: bad time");
+	return (0);
+    }
+    if ((n = cm_notice_new(CM_NOTICE_NONDELIVERY)) == 0
+	|| cm_notice_set_str(&n->envelope_id, dep->envelope_id) < 0
+	|| cm_notice_set_str(&n->time, stamp) < 0
+	|| (n->reason = cm_notice_reason_text(reason)) == 0)
+	goto nomem;
+    for (i = 0; i < dep->mime_hash_count; i++)
+	if (cm_notice_add_mime_hash(n, dep->mime_hashes[i].alg, dep->mime_hashes[i].value) < 0)
+	    goto nomem;
+    for (i = 0; i < nrcpt; i++) {
+	if (recipients[i] == 0 || !cm_addr_valid(recipients[i])) {
+	    cm_notice_err(err, errlen, "non-delivery: bad recipient address");
+	    cm_notice_free(n);
+	    return (0);
+	}
+	if (cm_notice_add_recipient(n, recipients[i]) < 0)
+	    goto nomem;
+    }
+    if (cm_notice_check(n, why, sizeof(why)) < 0) {
+	cm_notice_err(err, errlen, "non-delivery: %s", why);
+	cm_notice_free(n);
+	return (0);
+    }
+    return (n);
+
+nomem:
+    cm_notice_free(n);
+    cm_notice_err(err, errlen, "non-delivery: out of memory");
+    return (0);
+}
+
+/* cm_notice_nondelivery_build - the unsigned NonDeliveryNotice document */
+xmlDocPtr cm_notice_nondelivery_build(const CM_NOTICE *dep, char *const *recipients,
+				              size_t nrcpt, const char *reason, time_t when,
+				              char *err, size_t errlen)
+{
+    CM_NOTICE *n;
+    xmlDocPtr doc;
+
+    if ((n = cm_notice_nondelivery_model(dep, recipients, nrcpt, reason, when,
+					 err, errlen)) == 0)
+	return (0);
+    doc = cm_notice_build(n, err, errlen);
+    cm_notice_free(n);
+    return (doc);
 }

@@ -36,6 +36,17 @@
  *	int	cm_notice_is_signed(CM_NOTICE_TYPE type);
  *	const char *cm_entity_type_name(CM_ENTITY_TYPE type);
  *	int	cm_entity_type_from_name(const char *name, CM_ENTITY_TYPE *type);
+ *
+ *	int	cm_notice_add_recipient(CM_NOTICE *n, const char *address);
+ *	CM_NOTICE *cm_notice_nondelivery_model(const CM_NOTICE *deposit,
+ *				char *const *recipients, size_t nrcpt,
+ *				const char *reason, time_t when,
+ *				char *err, size_t errlen);
+ *	xmlDocPtr cm_notice_nondelivery_build(const CM_NOTICE *deposit,
+ *				char *const *recipients, size_t nrcpt,
+ *				const char *reason, time_t when,
+ *				char *err, size_t errlen);
+ *	const char *cm_notice_schema_path(CM_NOTICE_TYPE type);
  * DESCRIPTION
  *	The six notice types of Annex A share one in-memory model
  *	(CM_NOTICE). Which parts are meaningful depends on the type:
@@ -112,7 +123,8 @@
  *	on success *doc_r (if not NULL) receives the document, which the
  *	caller frees with xmlFreeDoc(); otherwise the document is freed.
  *
- *	cm_notice_validate() validates doc against cm_schema_path().
+ *	cm_notice_validate() validates doc against
+ *	cm_notice_schema_path(cm_notice_type_of(doc)).
  *
  *	DOM mutations for the signing flow (PROFILE.md section 6). They
  *	never add whitespace text nodes and never touch existing
@@ -138,7 +150,55 @@
  *	    NULL when the document has none. A new ds:Signature is appended
  *	    as that element's last child (after any earlier signatures).
  *	cm_notice_type_of() returns the type named by the root element
- *	    (namespace checked), CM_NOTICE_UNKNOWN otherwise.
+ *	    (namespace checked: CM_NS, or CM_NS_EXT for
+ *	    NonDeliveryNotice), CM_NOTICE_UNKNOWN otherwise.
+ *
+ *	NonDeliveryNotice (CM_NOTICE_NONDELIVERY) is a Cmail extension,
+ *	not an X.1341 notice (schemas/cmail-extensions.xsd, namespace
+ *	CM_NS_EXT; doc/protocol.md): S1 tells the sender that a message
+ *	could not be delivered to some recipients.
+ *
+ *	    <NonDeliveryNotice xmlns="urn:x-cmail:notices:extension:1"
+ *	        xmlns:c="(CM_NS)">
+ *	      <c:DigitalPostmark EnvelopeId DeliveryType>
+ *	        <c:MimeMessageHash AlgorithmOID>..</c:MimeMessageHash>+
+ *	        ds:Signature (S1's server, Id cmail-sig-1)
+ *	      </c:DigitalPostmark>
+ *	      <UndeliveredRecipients>
+ *	        <Recipient EmailAddress="bob@b.test"/>+
+ *	      </UndeliveredRecipients>
+ *	      <Reason>text</Reason>
+ *	      <Time>2026-11-25T10:45:00Z</Time>
+ *	    </NonDeliveryNotice>
+ *
+ *	Its model uses envelope_id, mime_hashes (the DigitalPostmark
+ *	copied from the message's SignedDepositNotice), recipients[]
+ *	(1..CM_ENTITIES_MAX addresses, no two equal as cm_addr_equal()
+ *	compares them), reason (1..CM_NOTICE_REASON_MAX bytes of UTF-8
+ *	without control characters) and time (xs:dateTime in UTC,
+ *	"YYYY-MM-DDThh:mm:ssZ"). It is signed once, by S1's server, at
+ *	CM_DSIG_POSTMARK (the notary's SIGN at "postmark"): signature 1,
+ *	on the final root, covers the whole document.
+ *
+ *	cm_notice_add_recipient() appends a copy of address to
+ *	recipients[] (0, or -1 when full or out of memory).
+ *
+ *	cm_notice_nondelivery_model() makes the model of a
+ *	NonDeliveryNotice from the model of the message's
+ *	SignedDepositNotice (any type with a DigitalPostmark is
+ *	accepted): its envelope_id and MimeMessageHash list, the nrcpt
+ *	recipients (checked with cm_addr; not required to be Entities of
+ *	the deposit), reason (controls become spaces, invalid UTF-8 bytes
+ *	'?', cut to CM_NOTICE_REASON_MAX bytes; NULL or "" gives
+ *	"undeliverable") and when (0: now) as time.
+ *	cm_notice_nondelivery_build() is cm_notice_nondelivery_model()
+ *	followed by cm_notice_build(): the document the notary signs.
+ *
+ *	cm_notice_schema_path() is the XSD a notice of this type
+ *	validates against: cm_schema_path() (x1341-notices.xsd) for the
+ *	six X.1341 types, cmail-extensions.xsd in the same directory for
+ *	CM_NOTICE_NONDELIVERY (a thread-local buffer).
+ *	cm_notice_validate() and cm_dsig_verify() pick it by the root.
  *
  *	cm_notice_type_name() returns the root element name of a type
  *	("DepositNotice", ...), or "unknown". cm_notice_type_from_name()
@@ -155,6 +215,7 @@
  *	cm_xml(3h), cm_dsig(3h), schemas/README.md, schemas/ERRATA.md
  *--*/
 #include <stddef.h>
+#include <time.h>
 #include <libxml/tree.h>
 
 #include "cm_hash.h"
@@ -165,6 +226,10 @@
 #define CM_NOTICE_MSGID_MAX	998	/* MessageId attribute */
 #define CM_NOTICE_ATTR_MAX	256	/* other short attributes */
 #define CM_NOTICE_B64_MAX	8192	/* CipherEnvelopeKey, Response text */
+#define CM_NOTICE_REASON_MAX	1000	/* NonDeliveryNotice Reason bytes */
+
+/* Namespace of Cmail's own notices (schemas/cmail-extensions.xsd). */
+#define CM_NS_EXT	"urn:x-cmail:notices:extension:1"
 
 typedef enum {
     CM_NOTICE_UNKNOWN = 0,
@@ -174,6 +239,7 @@ typedef enum {
     CM_NOTICE_SIGNED_TRANSIT,		/* SignedTransitNotice */
     CM_NOTICE_RECEIPT,			/* ReceiptNotice */
     CM_NOTICE_SIGNED_RECEIPT,		/* SignedReceiptNotice */
+    CM_NOTICE_NONDELIVERY,		/* NonDeliveryNotice (Cmail extension) */
 } CM_NOTICE_TYPE;
 
 typedef enum {
@@ -242,6 +308,11 @@ typedef struct {
     size_t  sigs_postmark;		/* ds:Signature in DigitalPostmark */
     size_t  sigs_envinfo;		/* ... in EnvelopeInformation */
     size_t  sigs_challenge;		/* ... in EntityChallenge */
+    /* NonDeliveryNotice only (Cmail extension). */
+    char  **recipients;			/* UndeliveredRecipients/Recipient@EmailAddress */
+    size_t  recipient_count;
+    char   *reason;			/* Reason text */
+    char   *time;			/* Time, "YYYY-MM-DDThh:mm:ssZ" */
 } CM_NOTICE;
 
 extern CM_NOTICE *cm_notice_new(CM_NOTICE_TYPE type);
@@ -270,5 +341,16 @@ extern CM_NOTICE_TYPE cm_notice_signed_type(CM_NOTICE_TYPE type);
 extern int cm_notice_is_signed(CM_NOTICE_TYPE type);
 extern const char *cm_entity_type_name(CM_ENTITY_TYPE type);
 extern int cm_entity_type_from_name(const char *name, CM_ENTITY_TYPE *type);
+
+extern int cm_notice_add_recipient(CM_NOTICE *n, const char *address);
+extern CM_NOTICE *cm_notice_nondelivery_model(const CM_NOTICE *deposit,
+					              char *const *recipients, size_t nrcpt,
+					              const char *reason, time_t when,
+					              char *err, size_t errlen);
+extern xmlDocPtr cm_notice_nondelivery_build(const CM_NOTICE *deposit,
+					             char *const *recipients, size_t nrcpt,
+					             const char *reason, time_t when,
+					             char *err, size_t errlen);
+extern const char *cm_notice_schema_path(CM_NOTICE_TYPE type);
 
 #endif

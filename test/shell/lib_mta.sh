@@ -6,8 +6,8 @@
 #
 # Everything lives under the test's scratch directory $T; nothing under /etc, /var
 # or /run is read for configuration or written. The packaged system services are
-# neither used nor touched. Listeners are on 127.0.0.1, on ports chosen free at run
-# time (see mta_free_port), so tests may run in parallel under `make -j check`.
+# neither used nor touched. Listeners are on $MTA_ADDR (127.0.0.1), on ports chosen
+# free at run time (see mta_free_port), so tests may run in parallel under `make -j check`.
 # Cleanup (mta_stop) is registered with cm_on_exit, and INT/TERM/HUP are turned into
 # an exit so that the instances are stopped even when a test is interrupted.
 #
@@ -31,6 +31,10 @@
 #
 # Settings a test may change BEFORE calling the start functions:
 #     MTA_DOMAIN (example.org), MTA_HOSTNAME (mail.$MTA_DOMAIN),
+#     MTA_ADDR (127.0.0.1): the address every listener binds (any 127/8 address is
+#         loopback on Linux: two instances may use 127.0.0.2 and 127.0.0.3),
+#     MTA_SMTP_PORT: smtpd port reserved by the caller (mta_free_port) instead of
+#         a fresh one at each postfix_start (then a restart keeps the port),
 #     MTA_MAIL_USER (mail): the system user owning every Maildir,
 #     MTA_DEFAULT_PASS (secret): password of users created without one,
 #     MTA_TIMEOUT (20): seconds any single wait may take,
@@ -65,6 +69,15 @@
 #     mta_port_free PORT                mta_listeners PORT
 #     mta_instance_pids                 mta_reap_orphans     mta_log_tail [LINES]
 #     mta_pass USER                     mta_maildir USER     mta_count_mail USER
+#     mta_stop_dir DIR                  stop the instances under DIR (at exit)
+#     mta_state_save NAME [VAR...]      mta_state_load NAME
+#
+# Several instances in one test: each lives in its own directory, and $T names the
+# current one. Set T (a directory below the test's scratch directory; the parents
+# must be searchable by others), MTA_ADDR, MTA_DOMAIN, MTA_HOSTNAME, unset the
+# port variables, call the start functions, then mta_state_save NAME; switch back
+# and forth with mta_state_load NAME. Every instance is stopped at exit (mta_init
+# registers mta_stop_dir for its directory). Restore the test's own $T before exit.
 #
 # Daemons (milters, cmtpd, the notary) that later tests put under $T must be
 # reachable by the postfix and dovecot users: $T is mode 0711 after mta_init, so a
@@ -73,6 +86,8 @@
 # MTA_POSTFIX_START_TIME (seconds).
 
 : "${MTA_DOMAIN:=example.org}"
+: "${MTA_ADDR:=127.0.0.1}"
+: "${MTA_SMTP_PORT:=}"
 : "${MTA_HOSTNAME:=mail.$MTA_DOMAIN}"
 : "${MTA_MAIL_USER:=mail}"
 : "${MTA_DEFAULT_PASS:=secret}"
@@ -92,9 +107,37 @@ MTA_PORT_SPAN=12000
 # per port holding the reserving shell's pid. Stale entries (dead pid) are reused.
 mta_port_dir=${TMPDIR:-/tmp}/cmail-test-ports
 
-mta_inited=
+mta_inited=		# the directory ($T) the current instance was set up in
 mta_dovecot_running=
 mta_postfix_running=
+mta_exit_hook=
+# What mta_state_save/mta_state_load switch between instances
+MTA_STATE_VARS="T MTA_DOMAIN MTA_HOSTNAME MTA_ADDR MTA_SMTP_PORT POSTFIX_CONF POSTFIX_LOG
+POSTFIX_SMTP_PORT DOVECOT_CONF DOVECOT_LOG DOVECOT_LMTP DOVECOT_SSL_CA DOVECOT_SSL_CERT
+DOVECOT_SSL_KEY DOVECOT_IMAP_PORT DOVECOT_POP3_PORT DOVECOT_IMAP_PLAIN_PORT
+DOVECOT_POP3_PLAIN_PORT DOVECOT_EXTRA_CONF DOVECOT_PLUGIN_DIR POSTFIX_EXTRA_MAIN
+POSTFIX_EXTRA_MASTER mta_inited mta_postfix_running mta_dovecot_running"
+
+# mta_state_save NAME [VAR...]: remember the current instance's variables (those of
+# MTA_STATE_VARS and the VARs given) under NAME
+mta_state_save() {
+    local name=$1 v
+    shift
+    for v in $MTA_STATE_VARS "$@"; do
+        printf -v "mta_st_${name}_$v" '%s' "${!v-}"
+    done
+    printf -v "mta_st_${name}__vars" '%s' "$MTA_STATE_VARS $*"
+}
+
+# mta_state_load NAME: make the instance saved as NAME the current one
+mta_state_load() {
+    local name=$1 v s l="mta_st_${1}__vars"
+    [ -n "${!l-}" ] || { mta_diag "mta_state_load: no instance saved as '$name'"; return 1; }
+    for v in ${!l}; do
+        s="mta_st_${name}_$v"
+        printf -v "$v" '%s' "${!s}"
+    done
+}
 
 # mta_diag TEXT...: a diagnostic line, as a TAP comment on stderr (goes to the log)
 mta_diag() { printf '# %s\n' "$*" >&2; }
@@ -120,8 +163,10 @@ mta_available() {
 
 # mta_init: scratch layout and sanity checks; idempotent, called by every entry point
 mta_init() {
-    [ -n "$mta_inited" ] && return 0
+    [ -n "$mta_inited" ] && [ "$mta_inited" = "$T" ] && return 0
     local d u
+    # A new directory: a new instance, not running yet.
+    mta_postfix_running= mta_dovecot_running=
     if [ "$(id -u)" -ne 0 ]; then
         mta_diag "lib_mta.sh: must run as root (Postfix and Dovecot drop privileges)"
         return 1
@@ -162,11 +207,37 @@ mta_init() {
     DOVECOT_LMTP=$T/dovecot/run/lmtp
     export POSTFIX_CONF POSTFIX_LOG DOVECOT_CONF DOVECOT_LOG DOVECOT_LMTP
     mta_reap_orphans
-    cm_on_exit mta_stop
+    if [ -z "$mta_exit_hook" ]; then
+        # The first instance (the only one in most tests): as before.
+        cm_on_exit "mta_stop_dir '$T'; mta_release_ports"
+        mta_exit_hook=1
+    else
+        cm_on_exit "mta_stop_dir '$T'"
+    fi
     trap 'exit 129' HUP
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    mta_inited=1
+    mta_inited=$T
+}
+
+# mta_stop_dir DIR: stop the Postfix and Dovecot instances living under DIR, whether
+# or not they are the current instance (used at exit); waits until their processes
+# are gone. Ports are not released (mta_stop does that).
+mta_stop_dir() {
+    local T=$1 pid
+    if [ -f "$T/postfix/etc/main.cf" ] && [ -s "$T/postfix/spool/pid/master.pid" ]; then
+        pid=$(tr -d ' ' <"$T/postfix/spool/pid/master.pid" 2>/dev/null)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            timeout -k 5 "$MTA_TIMEOUT" postfix -c "$T/postfix/etc" stop >>"$T/postfix/start.out" 2>&1
+        fi
+    fi
+    pid=$(cat "$T/dovecot/run/master.pid" 2>/dev/null)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+    fi
+    [ -d "$T/postfix" ] && mta_wait_gone all
+    [ "$mta_inited" = "$T" ] && mta_postfix_running= mta_dovecot_running=
+    return 0
 }
 
 # mta_listeners PORT: print the local addresses listening on TCP PORT, one a line
@@ -383,14 +454,14 @@ mta_make_cert() {
     [ -s "$d/cert.pem" ] && return 0
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -sha256 \
         -keyout "$d/key.pem" -out "$d/cert.pem" -subj "/CN=$MTA_HOSTNAME" \
-        -addext "subjectAltName=DNS:$MTA_HOSTNAME,DNS:localhost,IP:127.0.0.1" \
+        -addext "subjectAltName=DNS:$MTA_HOSTNAME,DNS:localhost,IP:$MTA_ADDR" \
         >"$d/openssl.out" 2>&1 || { cat "$d/openssl.out" >&2; return 1; }
     chmod 0600 "$d/key.pem"
     chmod 0644 "$d/cert.pem"
 }
 
 # dovecot_start: start the private Dovecot (IMAP, POP3 with implicit TLS and
-# plaintext/STARTTLS listeners on 127.0.0.1, LMTP on a unix socket) and wait until
+# plaintext/STARTTLS listeners on $MTA_ADDR, LMTP on a unix socket) and wait until
 # all listeners are up. Exports the DOVECOT_* variables listed at the top. May be
 # called again after dovecot_stop (new ports, DOVECOT_EXTRA_CONF read again).
 dovecot_start() {
@@ -413,11 +484,11 @@ dovecot_start() {
     uid=$(id -u "$MTA_MAIL_USER")
     cat >"$DOVECOT_CONF" <<EOF
 # Private Dovecot for a Cmail test ($T); generated by test/shell/lib_mta.sh
-instance_name = cmail-test-${T##*.}
+instance_name = cmail-test-$(t=${T##*.}; echo "${t//\//-}")
 base_dir = $d/run
 state_dir = $d/state
 protocols = imap pop3 lmtp
-listen = 127.0.0.1
+listen = $MTA_ADDR
 log_path = $DOVECOT_LOG
 info_log_path = $DOVECOT_LOG
 debug_log_path = $DOVECOT_LOG
@@ -451,22 +522,22 @@ userdb {
 }
 service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = $MTA_ADDR
     port = $DOVECOT_IMAP_PLAIN_PORT
   }
   inet_listener imaps {
-    address = 127.0.0.1
+    address = $MTA_ADDR
     port = $DOVECOT_IMAP_PORT
     ssl = yes
   }
 }
 service pop3-login {
   inet_listener pop3 {
-    address = 127.0.0.1
+    address = $MTA_ADDR
     port = $DOVECOT_POP3_PLAIN_PORT
   }
   inet_listener pop3s {
-    address = 127.0.0.1
+    address = $MTA_ADDR
     port = $DOVECOT_POP3_PORT
     ssl = yes
   }
@@ -502,11 +573,11 @@ EOF
 }
 
 # mta_master_cf: the master.cf of the private Postfix (Debian's services, chroot n,
-# no port 25, smtpd on 127.0.0.1:$POSTFIX_SMTP_PORT, postlog for maillog_file)
+# no port 25, smtpd on $MTA_ADDR:$POSTFIX_SMTP_PORT, postlog for maillog_file)
 mta_master_cf() {
     cat <<EOF
 # Private Postfix for a Cmail test ($T); generated by test/shell/lib_mta.sh
-127.0.0.1:$POSTFIX_SMTP_PORT inet n - n - - smtpd
+$MTA_ADDR:$POSTFIX_SMTP_PORT inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -534,7 +605,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
-# postfix_start: start the private Postfix (smtpd on 127.0.0.1:$POSTFIX_SMTP_PORT,
+# postfix_start: start the private Postfix (smtpd on $MTA_ADDR:$POSTFIX_SMTP_PORT,
 # mail for $MTA_DOMAIN to Dovecot's LMTP socket, everything else refused) and wait
 # until it listens. Dovecot may be started before or after (until it runs, mail
 # for $MTA_DOMAIN waits in the queue). May be called again after postfix_stop.
@@ -543,7 +614,11 @@ postfix_start() {
     local p=$T/postfix t0
     t0=$(mta_now)
     [ -n "$mta_postfix_running" ] && { mta_diag "postfix_start: already running"; return 1; }
-    mta_free_port POSTFIX_SMTP_PORT || return 1
+    if [ -n "$MTA_SMTP_PORT" ]; then
+        POSTFIX_SMTP_PORT=$MTA_SMTP_PORT
+    else
+        mta_free_port POSTFIX_SMTP_PORT || return 1
+    fi
     export POSTFIX_SMTP_PORT
     cat >"$POSTFIX_CONF/main.cf" <<EOF
 # Private Postfix for a Cmail test ($T); generated by test/shell/lib_mta.sh
@@ -556,7 +631,7 @@ myhostname = $MTA_HOSTNAME
 mydomain = $MTA_DOMAIN
 myorigin = $MTA_DOMAIN
 mydestination = localhost
-inet_interfaces = 127.0.0.1
+inet_interfaces = $MTA_ADDR
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 alias_maps =
@@ -720,12 +795,12 @@ mta_smtp_cmd() {
 }
 
 # smtp_send FROM TO[,TO...] FILE [HOST:PORT]: send FILE (an RFC 5322 message, LF or
-# CRLF lines) over SMTP to HOST:PORT (default 127.0.0.1:$POSTFIX_SMTP_PORT), with
+# CRLF lines) over SMTP to HOST:PORT (default $MTA_ADDR:$POSTFIX_SMTP_PORT), with
 # envelope sender FROM ('' for <>) and the given recipients. Prints the final reply
 # (e.g. "250 2.0.0 Ok: queued as 4Xyz") or the first refusal; exit 0 only when
 # the message was accepted. The whole dialogue is appended to $T/smtp.transcript.
 smtp_send() {
-    local from=$1 rcpts=$2 file=$3 server=${4:-127.0.0.1:${POSTFIX_SMTP_PORT:-25}}
+    local from=$1 rcpts=$2 file=$3 server=${4:-$MTA_ADDR:${POSTFIX_SMTP_PORT:-25}}
     local host port fd r rl pipetrap ok=1
     host=${server%:*} port=${server##*:}
     [ -r "$file" ] || { echo "smtp_send: cannot read $file"; return 1; }
@@ -835,11 +910,11 @@ postfix_wait_queue_empty() {
     done
 }
 
-# mta_tls_client PORT: connect openssl s_client to 127.0.0.1:PORT, verifying the
+# mta_tls_client PORT: connect openssl s_client to $MTA_ADDR:PORT, verifying the
 # server certificate against $DOVECOT_SSL_CA and $MTA_HOSTNAME; stdin to the server,
 # server output to stdout; bounded by $MTA_TIMEOUT
 mta_tls_client() {
-    timeout -k 5 "$MTA_TIMEOUT" openssl s_client -quiet -connect "127.0.0.1:$1" \
+    timeout -k 5 "$MTA_TIMEOUT" openssl s_client -quiet -connect "$MTA_ADDR:$1" \
         -servername "$MTA_HOSTNAME" -CAfile "$DOVECOT_SSL_CA" \
         -verify_hostname "$MTA_HOSTNAME" -verify_return_error 2>>"$T/tls-client.err"
 }

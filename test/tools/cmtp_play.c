@@ -4,17 +4,30 @@
  * SUMMARY
  *	test tool: play a CMTP transcript against a server on stdin/stdout
  * SYNOPSIS
- *	cmtp_play --ca FILE [--name HOST] -- SERVER-COMMAND [ARGS...] < SCRIPT
+ *	cmtp_play --ca FILE [--name HOST] [--cert FILE --key FILE]
+ *		-- SERVER-COMMAND [ARGS...] < SCRIPT
+ *	cmtp_play --ca FILE [--name HOST] [--cert FILE --key FILE]
+ *		--connect HOST:PORT < SCRIPT
  * DESCRIPTION
  *	Starts SERVER-COMMAND with its standard input and output on one end
  *	of a socketpair (as Postfix spawn(8) or inetd would) and plays the
- *	script against it, no network involved. Script lines:
+ *	script against it, no network involved; or, with --connect, plays
+ *	it against a server listening on HOST:PORT. With --cert and --key
+ *	the TLS handshakes present that client certificate (a Cmail peer
+ *	server in mutual TLS). Script lines:
  * .IP "> TEXT"
  *	send TEXT and CRLF; "@{FILE}" in TEXT is replaced by the content of
  *	FILE with line breaks removed (a base64 DEPO argument).
  * .IP "< CODE [REGEX]"
  *	read one reply; its code must be CODE and, when given, one of its
  *	lines must match the extended regular expression REGEX.
+ * .IP "= CODE [REGEX]"
+ *	check the last reply again (no read), as "<" does.
+ * .IP "send-if CODE FILE"
+ *	read one reply; when its code is CODE, send FILE (already
+ *	dot-stuffed and terminated) and read the next reply. Either way the
+ *	reply read last is checked by a following "=" line (a server may
+ *	refuse a SEND EVLP at once or only after the data).
  * .IP "save LABEL FILE"
  *	decode the base64 object LABEL of the last reply into FILE.
  * .IP "tls"
@@ -44,6 +57,7 @@
 #include <sys/wait.h>
 
 #include "cm_log.h"
+#include "cm_connect.h"
 #include "cm_stream.h"
 #include "cm_reply.h"
 #include "cm_tls.h"
@@ -98,11 +112,55 @@ static char *expand(const char *text)
     return (out);
 }
 
+/* check_reply - the last reply must have the code and match the regex */
+static void check_reply(const CM_REPLY *last, int code, const char *re)
+{
+    size_t  k;
+    int     matched = 0;
+
+    if (last->code != code)
+	die("expected %d, got %d %s", code, last->code,
+	    last->nlines ? last->lines[last->nlines - 1] : "");
+    if (re) {
+	regex_t rx;
+
+	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+	    die("bad regex");
+	for (k = 0; k < last->nlines && !matched; k++)
+	    matched = regexec(&rx, last->lines[k], 0, 0, 0) == 0;
+	regfree(&rx);
+	if (!matched)
+	    die("reply %d does not match /%s/: last line '%s'", code, re,
+		last->nlines ? last->lines[last->nlines - 1] : "");
+    }
+}
+
+/* send_file - send a file as it is */
+static void send_file(CM_STREAM *st, const char *path)
+{
+    FILE   *fp = fopen(path, "r");
+    char    buf[8192];
+    size_t  k;
+
+    if (fp == 0)
+	die("open %s", path);
+    while ((k = fread(buf, 1, sizeof(buf), fp)) > 0)
+	if (cm_stream_write(st, buf, k) < 0)
+	    die("cannot send: connection closed");
+    fclose(fp);
+    if (cm_stream_flush(st) < 0)
+	die("cannot send: connection closed");
+}
+
+#define USAGE	"usage: cmtp_play --ca FILE [--name HOST] [--cert FILE --key FILE] " \
+		"{-- COMMAND [ARGS...] | --connect HOST:PORT} < SCRIPT"
+
 int     main(int argc, char **argv)
 {
     const char *ca = 0, *name = "mail.example.org";
+    const char *cert = 0, *key = 0, *connect_to = 0;
     int     sv[2];
-    pid_t   pid;
+    pid_t   pid = -1;
     CM_STREAM *st;
     CM_REPLY last;
     char   *line = 0;
@@ -117,25 +175,37 @@ int     main(int argc, char **argv)
 	    ca = argv[++i];
 	else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 	    name = argv[++i];
+	else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc)
+	    cert = argv[++i];
+	else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+	    key = argv[++i];
+	else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc)
+	    connect_to = argv[++i];
 	else
-	    msg_fatal("usage: cmtp_play --ca FILE [--name HOST] -- COMMAND [ARGS...] < SCRIPT");
+	    msg_fatal(USAGE);
     }
-    if (i + 1 >= argc || ca == 0)
-	msg_fatal("usage: cmtp_play --ca FILE [--name HOST] -- COMMAND [ARGS...] < SCRIPT");
+    if (ca == 0 || (cert == 0) != (key == 0)
+	|| (connect_to ? i < argc : i + 1 >= argc))
+	msg_fatal(USAGE);
     signal(SIGPIPE, SIG_IGN);
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-	msg_fatal("socketpair: %m");
-    if ((pid = fork()) < 0)
-	msg_fatal("fork: %m");
-    if (pid == 0) {
-	close(sv[0]);
-	dup2(sv[1], 0);
-	dup2(sv[1], 1);
+    if (connect_to) {
+	if ((sv[0] = cm_connect(connect_to, 10, err, sizeof(err))) < 0)
+	    msg_fatal("connect %s: %s", connect_to, err);
+    } else {
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+	    msg_fatal("socketpair: %m");
+	if ((pid = fork()) < 0)
+	    msg_fatal("fork: %m");
+	if (pid == 0) {
+	    close(sv[0]);
+	    dup2(sv[1], 0);
+	    dup2(sv[1], 1);
+	    close(sv[1]);
+	    execv(argv[i + 1], argv + i + 1);
+	    _exit(127);
+	}
 	close(sv[1]);
-	execv(argv[i + 1], argv + i + 1);
-	_exit(127);
     }
-    close(sv[1]);
     st = cm_stream_open(sv[0], sv[0], 30);
     memset(&last, 0, sizeof(last));
     while ((n = getline(&line, &cap, stdin)) >= 0) {
@@ -154,25 +224,29 @@ int     main(int argc, char **argv)
 	} else if (strncmp(line, "< ", 2) == 0) {
 	    int     code = atoi(line + 2);
 	    const char *re = strchr(line + 2, ' ');
-	    size_t  k;
-	    int     matched = 0;
 
 	    cm_reply_free(&last);
 	    if (cm_reply_read(st, &last) < 0)
 		die("expected %d, got no reply (connection closed or malformed)", code);
-	    if (last.code != code)
-		die("expected %d, got %d %s", code, last.code, last.nlines ? last.lines[last.nlines - 1] : "");
-	    if (re) {
-		regex_t rx;
+	    check_reply(&last, code, re ? re + 1 : 0);
+	} else if (strncmp(line, "= ", 2) == 0) {
+	    const char *re = strchr(line + 2, ' ');
 
-		if (regcomp(&rx, re + 1, REG_EXTENDED | REG_NOSUB) != 0)
-		    die("bad regex");
-		for (k = 0; k < last.nlines && !matched; k++)
-		    matched = regexec(&rx, last.lines[k], 0, 0, 0) == 0;
-		regfree(&rx);
-		if (!matched)
-		    die("reply %d does not match /%s/: last line '%s'", code, re + 1,
-			last.nlines ? last.lines[last.nlines - 1] : "");
+	    check_reply(&last, atoi(line + 2), re ? re + 1 : 0);
+	} else if (strncmp(line, "send-if ", 8) == 0) {
+	    int     code = atoi(line + 8);
+	    const char *path = strchr(line + 8, ' ');
+
+	    if (path == 0)
+		die("usage: send-if CODE FILE");
+	    cm_reply_free(&last);
+	    if (cm_reply_read(st, &last) < 0)
+		die("expected a reply, got none (connection closed or malformed)");
+	    if (last.code == code) {
+		send_file(st, path + 1);
+		cm_reply_free(&last);
+		if (cm_reply_read(st, &last) < 0)
+		    die("expected a reply after the data, got none");
 	    }
 	} else if (strncmp(line, "save ", 5) == 0) {
 	    char    label[128], path[1024];
@@ -188,24 +262,13 @@ int     main(int argc, char **argv)
 		die("write %s", path);
 	    free(obj);
 	} else if (strcmp(line, "tls") == 0) {
-	    SSL_CTX *ctx = cm_tls_client_ctx(ca, 0, 0, err, sizeof(err));
+	    SSL_CTX *ctx = cm_tls_client_ctx(ca, cert, key, err, sizeof(err));
 
 	    if (ctx == 0 || cm_stream_starttls(st, ctx, 0, name, err, sizeof(err)) < 0)
 		die("TLS: %s", err);
 	    SSL_CTX_free(ctx);
 	} else if (strncmp(line, "send ", 5) == 0) {
-	    FILE   *fp = fopen(line + 5, "r");
-	    char    buf[8192];
-	    size_t  k;
-
-	    if (fp == 0)
-		die("open %s", line + 5);
-	    while ((k = fread(buf, 1, sizeof(buf), fp)) > 0)
-		if (cm_stream_write(st, buf, k) < 0)
-		    die("cannot send: connection closed");
-	    fclose(fp);
-	    if (cm_stream_flush(st) < 0)
-		die("cannot send: connection closed");
+	    send_file(st, line + 5);
 	} else if (strncmp(line, "! ", 2) == 0) {
 	    pid_t   cpid;
 	    int     rc;
@@ -233,6 +296,8 @@ int     main(int argc, char **argv)
     free(line);
     cm_reply_free(&last);
     shutdown(sv[0], SHUT_WR);
+    if (pid < 0)
+	return (0);
     if (waitpid(pid, &status, 0) < 0)
 	msg_fatal("waitpid: %m");
     if (WIFSIGNALED(status))

@@ -12,6 +12,11 @@
  *	notice_tool sign IN OUT --key FILE --cert FILE [--chain FILE]
  *		--place postmark|info|challenge
  *	notice_tool verify IN [--ca FILE [--crl FILE|DIR]]
+ *	notice_tool nondelivery IN OUT --rcpt ADDR... [--reason TEXT]
+ *		[--time EPOCH]
+ *	notice_tool mail OUT --mail-from ADDR --mail-to ADDR
+ *		[--subject TEXT] [--summary TEXT] [--envelope-id ID]
+ *		[--attach NAME=FILE]...
  * DESCRIPTION
  *	Lets shell tests make every notice type with the project's own code
  *	(cm_notice builds and promotes, cm_dsig signs), so that independent
@@ -24,6 +29,9 @@
  *	belongs to the --from/--to/--cc before it). respond fills the
  *	receipt's EntityChallenge Response. sign adds the next signature in
  *	the given place. verify prints cm_dsig_verify()'s report.
+ *	nondelivery builds the unsigned NonDeliveryNotice of the notice IN
+ *	(cm_notice_nondelivery_build()); sign it at postmark. mail writes a
+ *	notice mail (cm_noticemail_write()) with the given attachments.
  *	Exit status 0 on success, 1 on failure, 2 on a usage error.
  *--*/
 #include "config.h"
@@ -41,6 +49,7 @@
 #include "cm_cert.h"
 #include "cm_notice.h"
 #include "cm_dsig.h"
+#include "cm_noticemail.h"
 
 #define ENT_MAX		CM_ENTITIES_MAX
 #define RANDOM_NUMBER	"318008912735610957249108831257723401652"
@@ -62,6 +71,16 @@ typedef struct {
     const char *crl;
     ENT_ARG ents[ENT_MAX];
     int     n_ents;
+    char   *rcpts[ENT_MAX];
+    int     n_rcpts;
+    const char *reason;
+    const char *time;
+    const char *mail_from;
+    const char *mail_to;
+    const char *subject;
+    const char *summary;
+    const char *attach[CM_NOTICEMAIL_ATTACH_MAX + 1];
+    int     n_attach;
 } ARGS;
 
 /* usage - complain and exit 2 */
@@ -74,7 +93,10 @@ static void usage(const char *why)
 	    "       notice_tool respond IN OUT --answer B64\n"
 	    "       notice_tool sign IN OUT --key K --cert C [--chain F] "
 	    "--place postmark|info|challenge\n"
-	    "       notice_tool verify IN [--ca FILE [--crl FILE|DIR]]\n", why);
+	    "       notice_tool verify IN [--ca FILE [--crl FILE|DIR]]\n"
+	    "       notice_tool nondelivery IN OUT --rcpt ADDR... [--reason T] [--time EPOCH]\n"
+	    "       notice_tool mail OUT --mail-from A --mail-to A [--subject T] [--summary T]\n"
+	    "               [--envelope-id ID] [--attach NAME=FILE]...\n", why);
     exit(2);
 }
 
@@ -103,6 +125,27 @@ static void parse_args(int argc, char **argv, ARGS *a)
 	    a->ca = argv[++i];
 	else if (strcmp(opt, "--crl") == 0)
 	    a->crl = argv[++i];
+	else if (strcmp(opt, "--rcpt") == 0) {
+	    if (a->n_rcpts >= ENT_MAX)
+		usage("too many --rcpt");
+	    a->rcpts[a->n_rcpts++] = argv[++i];
+	} else if (strcmp(opt, "--reason") == 0)
+	    a->reason = argv[++i];
+	else if (strcmp(opt, "--time") == 0)
+	    a->time = argv[++i];
+	else if (strcmp(opt, "--mail-from") == 0)
+	    a->mail_from = argv[++i];
+	else if (strcmp(opt, "--mail-to") == 0)
+	    a->mail_to = argv[++i];
+	else if (strcmp(opt, "--subject") == 0)
+	    a->subject = argv[++i];
+	else if (strcmp(opt, "--summary") == 0)
+	    a->summary = argv[++i];
+	else if (strcmp(opt, "--attach") == 0) {
+	    if (a->n_attach > CM_NOTICEMAIL_ATTACH_MAX)
+		usage("too many --attach");
+	    a->attach[a->n_attach++] = argv[++i];
+	}
 	else if (strcmp(opt, "--from") == 0 || strcmp(opt, "--to") == 0 || strcmp(opt, "--cc") == 0) {
 	    if (a->n_ents >= ENT_MAX)
 		usage("too many entities");
@@ -359,6 +402,76 @@ static int do_verify(const char *in, const ARGS *a)
     return (r == 0 ? 0 : 1);
 }
 
+/* do_nondelivery - the unsigned NonDeliveryNotice of a notice */
+static int do_nondelivery(const char *in, const char *out, const ARGS *a)
+{
+    xmlDocPtr doc = load(in);
+    xmlDocPtr nd;
+    CM_NOTICE *dep;
+    char    err[256];
+
+    if ((dep = cm_notice_parse(doc, err, sizeof(err))) == 0)
+	msg_fatal("%s: %s", in, err);
+    xmlFreeDoc(doc);
+    if ((nd = cm_notice_nondelivery_build(dep, a->rcpts, (size_t) a->n_rcpts, a->reason,
+					  a->time ? (time_t) strtoll(a->time, 0, 10) : 0,
+					  err, sizeof(err))) == 0) {
+	fprintf(stderr, "notice_tool: nondelivery: %s\n", err);
+	cm_notice_free(dep);
+	return (1);
+    }
+    save(nd, out);
+    xmlFreeDoc(nd);
+    cm_notice_free(dep);
+    return (0);
+}
+
+/* do_mail - a notice mail with the given attachments */
+static int do_mail(const char *out, const ARGS *a)
+{
+    CM_NOTICEMAIL m;
+    static char bufs[CM_NOTICEMAIL_ATTACH_MAX + 1][CM_NOTICE_MAX + 1];
+    char    names[CM_NOTICEMAIL_ATTACH_MAX + 1][256];
+    char    err[256];
+    const char *eq;
+    FILE   *fp;
+    int     i;
+    int     r;
+
+    memset(&m, 0, sizeof(m));
+    m.from = a->mail_from;
+    m.to = a->mail_to;
+    m.subject = a->subject;
+    m.summary = a->summary;
+    m.envelope_id = a->envelope_id;
+    for (i = 0; i < a->n_attach; i++) {
+	if ((eq = strchr(a->attach[i], '=')) == 0 || (size_t) (eq - a->attach[i]) >= sizeof(names[i]))
+	    usage("--attach NAME=FILE");
+	snprintf(names[i], sizeof(names[i]), "%.*s", (int) (eq - a->attach[i]), a->attach[i]);
+	if ((fp = fopen(eq + 1, "rb")) == 0)
+	    msg_fatal("cannot open %s", eq + 1);
+	m.attach[i].len = fread(bufs[i], 1, CM_NOTICE_MAX, fp);
+	fclose(fp);
+	m.attach[i].filename = names[i];
+	m.attach[i].data = bufs[i];
+    }
+    m.nattach = (size_t) a->n_attach;
+    if (strcmp(out, "-") == 0)
+	fp = stdout;
+    else if ((fp = fopen(out, "wb")) == 0)
+	msg_fatal("cannot create %s", out);
+    r = cm_noticemail_write(fp, &m, err, sizeof(err));
+    if (fp != stdout && fclose(fp) != 0 && r == 0) {
+	snprintf(err, sizeof(err), "write error");
+	r = -1;
+    }
+    if (r < 0) {
+	fprintf(stderr, "notice_tool: mail: %s\n", err);
+	return (1);
+    }
+    return (0);
+}
+
 int     main(int argc, char **argv)
 {
     ARGS    a;
@@ -381,6 +494,14 @@ int     main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "sign") == 0) {
 	parse_args(argc - 4, argv + 4, &a);
 	return (do_sign(argv[2], argv[3], &a));
+    }
+    if (argc >= 4 && strcmp(argv[1], "nondelivery") == 0) {
+	parse_args(argc - 4, argv + 4, &a);
+	return (do_nondelivery(argv[2], argv[3], &a));
+    }
+    if (argc >= 3 && strcmp(argv[1], "mail") == 0) {
+	parse_args(argc - 3, argv + 3, &a);
+	return (do_mail(argv[2], &a));
     }
     if (argc >= 3 && strcmp(argv[1], "verify") == 0) {
 	parse_args(argc - 3, argv + 3, &a);

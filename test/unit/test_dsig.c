@@ -11,6 +11,8 @@
  *	examples/xmlsec-multisig.sh. Each flow is signed with
  *	cm_dsig_sign() and checked with cm_dsig_verify(); tampering, moved,
  *	duplicated and wrapped signatures and foreign keys must fail.
+ *	Cmail's NonDeliveryNotice (extension namespace): one server
+ *	signature in DigitalPostmark covering the whole document.
  *	Needs CMAIL_SCHEMA_DIR (set by the test harness).
  *--*/
 #include "config.h"
@@ -36,6 +38,7 @@
 #include "cm_dsig.h"
 
 #define NS	"http://www.itu.int/xml-namespace/itu-t/x.1341/x-cmail-notices"
+#define NS_EXT	"urn:x-cmail:notices:extension:1"
 #define H	"AlgorithmOID=\"2.16.840.1.101.3.4.2.1\""
 #define ALICE	"alice@example.org"
 #define BOB	"bob@example.org"
@@ -704,6 +707,108 @@ static void test_chain(void **state)
     xmlFreeDoc(doc);
 }
 
+
+/* nd_doc - an unsigned NonDeliveryNotice (Cmail extension) */
+static xmlDocPtr nd_doc(void)
+{
+    return (parse("<NonDeliveryNotice xmlns=\"" NS_EXT "\" xmlns:c=\"" NS "\">"
+		  "<c:DigitalPostmark EnvelopeId=\"e1\" DeliveryType=\"CertifiedMail\">"
+		  "<c:MimeMessageHash " H ">AAAA</c:MimeMessageHash></c:DigitalPostmark>"
+		  "<UndeliveredRecipients><Recipient EmailAddress=\"" BOB "\"/>"
+		  "</UndeliveredRecipients><Reason>refused: 550 no such user</Reason>"
+		  "<Time>2026-11-25T10:00:00Z</Time></NonDeliveryNotice>"));
+}
+
+/* nd_fails - an edit of a signed NonDeliveryNotice must not verify */
+static void nd_fails(const char *from, const char *to, int crypto_ok)
+{
+    xmlDocPtr doc = nd_doc();
+    CM_DSIG_REPORT rep;
+
+    sign(doc, CM_DSIG_POSTMARK, &server, 1);
+    doc = edit(doc, from, to);
+    verify(doc, &rep, 0);
+    if (rep.n == 1)
+	assert_int_equal(rep.sigs[0].crypto_ok, crypto_ok);
+    xmlFreeDoc(doc);
+}
+
+/* test_nondelivery - S1's signature covers the whole document */
+static void test_nondelivery(void **state)
+{
+    xmlDocPtr doc = nd_doc();
+    CM_DSIG_REPORT rep;
+    char    err[256];
+
+    (void) state;
+    /* only the postmark place exists, and it takes one signature */
+    assert_int_equal(cm_dsig_sign(doc, CM_DSIG_INFO, server.key, server.cert, 0, err,
+				  sizeof(err)), -1);
+    assert_int_equal(cm_dsig_sign(doc, CM_DSIG_CHALLENGE, server.key, server.cert, 0, err,
+				  sizeof(err)), -1);
+    assert_null(cm_dsig_place_node(doc, CM_DSIG_INFO));
+    assert_non_null(cm_dsig_place_node(doc, CM_DSIG_POSTMARK));
+    sign(doc, CM_DSIG_POSTMARK, &server, 1);
+    assert_int_equal(cm_dsig_sign(doc, CM_DSIG_POSTMARK, server.key, server.cert, 0, err,
+				  sizeof(err)), -1);
+    verify(doc, &rep, 1);
+    assert_true(rep.schema_ok);
+    assert_string_equal(rep.root, "NonDeliveryNotice");
+    assert_int_equal(rep.n, 1);
+    assert_int_equal(rep.sigs[0].place, CM_DSIG_POSTMARK);
+    assert_int_equal(rep.sigs[0].covers, CM_COVERS_ALL);
+    assert_int_equal(rep.sigs[0].role, CM_ROLE_SERVER);
+    assert_string_equal(rep.sigs[0].who, "sending server (S1)");
+    assert_true(rep.sigs[0].crypto_ok && rep.sigs[0].cert_ok);
+    xmlFreeDoc(doc);
+
+    /* every part is covered: recipients, reason, time, postmark, root */
+    nd_fails("EmailAddress=\"" BOB "\"", "EmailAddress=\"eve@example.org\"", 0);
+    nd_fails("550 no such user", "450 try later", 0);
+    nd_fails("10:00:00Z", "11:00:00Z", 0);
+    nd_fails(">AAAA<", ">AAAB<", 0);
+    nd_fails("EnvelopeId=\"e1\"", "EnvelopeId=\"e2\"", 0);
+    nd_fails("</UndeliveredRecipients>", "<Recipient EmailAddress=\"" ALICE "\"/></UndeliveredRecipients>", 0);
+    /* the same document in the X.1341 namespace is no notice at all */
+    nd_fails("<NonDeliveryNotice xmlns=\"" NS_EXT "\"", "<NonDeliveryNotice xmlns=\"" NS "\"", 0);
+    /* a postmark-only intersect would leave the rest unsigned: wrapping */
+    nd_fails("<ds:Transforms>", "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2002/06/"
+	     "xmldsig-filter2\"><dsig2:XPath xmlns:dsig2=\"http://www.w3.org/2002/06/xmldsig-filter2\""
+	     " xmlns:c=\"" NS "\" Filter=\"intersect\">/*/c:DigitalPostmark</dsig2:XPath>"
+	     "</ds:Transform>", 0);
+}
+
+/* test_nondelivery_signer - a client or foreign certificate is refused */
+static void test_nondelivery_signer(void **state)
+{
+    xmlDocPtr doc = nd_doc();
+    CM_DSIG_REPORT rep;
+    xmlNodePtr sig;
+
+    (void) state;
+    sign(doc, CM_DSIG_POSTMARK, &alice, 1);
+    verify(doc, &rep, 0);
+    assert_true(rep.sigs[0].crypto_ok);
+    assert_false(rep.sigs[0].cert_ok);
+    xmlFreeDoc(doc);
+    doc = nd_doc();
+    sign(doc, CM_DSIG_POSTMARK, &rogue, 1);
+    verify(doc, &rep, 0);
+    assert_true(rep.sigs[0].crypto_ok);
+    assert_false(rep.sigs[0].cert_ok);
+    xmlFreeDoc(doc);
+    /* moved to the end of the root: no place, schema invalid */
+    doc = nd_doc();
+    sign(doc, CM_DSIG_POSTMARK, &server, 1);
+    sig = xmlGetLastChild(cm_dsig_place_node(doc, CM_DSIG_POSTMARK));
+    xmlUnlinkNode(sig);
+    xmlAddChild(xmlDocGetRootElement(doc), sig);
+    verify(doc, &rep, 0);
+    assert_false(rep.schema_ok);
+    assert_non_null(strstr(rep.sigs[0].reason, "not in DigitalPostmark"));
+    xmlFreeDoc(doc);
+}
+
 /* main - one group: the PKI is made once */
 int     main(void)
 {
@@ -727,6 +832,8 @@ int     main(void)
 	cmocka_unit_test(test_shape_details),
 	cmocka_unit_test(test_foreign_place),
 	cmocka_unit_test(test_chain),
+	cmocka_unit_test(test_nondelivery),
+	cmocka_unit_test(test_nondelivery_signer),
     };
 
     return (cmocka_run_group_tests(tests, group_setup, group_teardown));

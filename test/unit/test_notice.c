@@ -9,7 +9,9 @@
  *	test harness), parsed back and compared field by field, and rebuilt
  *	byte for byte. Promotion, the recipient's answer and the lookups
  *	of the signing flow; strict-parse rejections; both spellings of
- *	the encoding attribute.
+ *	the encoding attribute. Cmail's NonDeliveryNotice (extension
+ *	namespace, schemas/cmail-extensions.xsd): build from a deposit
+ *	model, validate, parse back, strict rejections, sanitised reason.
  *--*/
 #include "config.h"
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "cm_base64.h"
@@ -303,6 +306,10 @@ static void test_names(void **state)
     assert_int_equal(e, CM_ENTITY_TRANSIT);
     assert_string_equal(cm_entity_type_name(CM_ENTITY_CC), "cc");
     assert_int_equal(cm_entity_type_from_name("bcc", &e), -1);
+    assert_string_equal(cm_notice_type_name(CM_NOTICE_NONDELIVERY), "NonDeliveryNotice");
+    assert_int_equal(cm_notice_type_from_name("NonDeliveryNotice"), CM_NOTICE_NONDELIVERY);
+    assert_int_equal(cm_notice_signed_type(CM_NOTICE_NONDELIVERY), CM_NOTICE_NONDELIVERY);
+    assert_false(cm_notice_is_signed(CM_NOTICE_NONDELIVERY));
 }
 
 /* with_sig - a serialised notice with FAKE_SIG as DigitalPostmark's last child */
@@ -850,6 +857,235 @@ static void test_receipt_model(void **state)
     cm_notice_free(dep);
 }
 
+
+ /*
+  * NonDeliveryNotice (Cmail extension).
+  */
+
+#define ND_TIME		((time_t) 1795000000)	/* 2026-11-18T11:06:40Z */
+#define ND_STAMP	"2026-11-18T11:06:40Z"
+#define ND_REASON	"b.test said 550 5.1.1 <bob@b.test> & more: caf\xc3\xa9"
+
+/* nd_serial - a serialised NonDeliveryNotice for alice and Bob */
+static char *nd_serial(void)
+{
+    CM_NOTICE *dep = model_of(CM_NOTICE_SIGNED_DEPOSIT);
+    char   *rcpts[] = {"alice@example.org", "Bob@example.org"};
+    char    err[256];
+    xmlDocPtr doc;
+    char   *xml;
+    size_t  len;
+
+    doc = cm_notice_nondelivery_build(dep, rcpts, 2, ND_REASON, ND_TIME, err, sizeof(err));
+    if (doc == 0)
+	fail_msg("nondelivery build: %s", err);
+    xml = cm_xml_serialize(doc, &len);
+    assert_non_null(xml);
+    xmlFreeDoc(doc);
+    cm_notice_free(dep);
+    return (xml);
+}
+
+/* test_nondelivery_roundtrip - build, validate, parse, rebuild */
+static void test_nondelivery_roundtrip(void **state)
+{
+    CM_NOTICE *dep = model_of(CM_NOTICE_SIGNED_DEPOSIT);
+    CM_NOTICE *back;
+    xmlDocPtr doc, doc2;
+    char   *xml = nd_serial();
+    char   *xml2;
+    size_t  len2;
+    char    err[512];
+    const char *xsd;
+
+    (void) state;
+    assert_non_null(strstr(xml, "<NonDeliveryNotice xmlns=\"" CM_NS_EXT "\" xmlns:c=\"" CM_NS "\">"
+			   "<c:DigitalPostmark EnvelopeId=\"" ENVID "\""));
+    assert_non_null(strstr(xml, "<UndeliveredRecipients><Recipient EmailAddress=\"alice@example.org\"/>"
+			   "<Recipient EmailAddress=\"Bob@example.org\"/></UndeliveredRecipients>"));
+    assert_non_null(strstr(xml, "&lt;bob@b.test&gt; &amp; more"));
+    assert_non_null(strstr(xml, "<Time>" ND_STAMP "</Time></NonDeliveryNotice>"));
+    doc = validate_text(xml, strlen(xml));
+    no_blank_text(xmlDocGetRootElement(doc));
+    assert_int_equal(cm_notice_type_of(doc), CM_NOTICE_NONDELIVERY);
+    xsd = cm_notice_schema_path(CM_NOTICE_NONDELIVERY);
+    assert_non_null(strstr(xsd, "/cmail-extensions.xsd"));
+    assert_non_null(strstr(cm_notice_schema_path(CM_NOTICE_DEPOSIT), "/x1341-notices.xsd"));
+    /* the X.1341 schema alone does not know the extension */
+    assert_int_not_equal(cm_xml_validate(doc, cm_schema_path(), err, sizeof(err)), 0);
+    back = cm_notice_parse(doc, err, sizeof(err));
+    if (back == 0)
+	fail_msg("parse: %s", err);
+    assert_int_equal(back->type, CM_NOTICE_NONDELIVERY);
+    assert_string_equal(back->envelope_id, ENVID);
+    assert_int_equal(back->mime_hash_count, dep->mime_hash_count);
+    assert_string_equal(back->mime_hashes[1].value, dep->mime_hashes[1].value);
+    assert_int_equal(back->mime_hashes[1].alg, CM_HASH_SHA1);
+    assert_int_equal(back->recipient_count, 2);
+    assert_string_equal(back->recipients[0], "alice@example.org");
+    assert_string_equal(back->recipients[1], "Bob@example.org");
+    assert_string_equal(back->reason, ND_REASON);
+    assert_string_equal(back->time, ND_STAMP);
+    assert_int_equal(back->entity_count, 0);
+    assert_int_equal(back->sigs_postmark, 0);
+    doc2 = cm_notice_build(back, err, sizeof(err));
+    assert_non_null(doc2);
+    xml2 = cm_xml_serialize(doc2, &len2);
+    assert_string_equal(xml, xml2);
+    /* signing-flow lookups and edits */
+    assert_non_null(cm_notice_find(doc2, CM_PART_POSTMARK));
+    assert_null(cm_notice_find(doc2, CM_PART_ENVINFO));
+    assert_null(cm_notice_find(doc2, CM_PART_CHALLENGE));
+    assert_int_equal(cm_notice_promote(doc2, dep, err, sizeof(err)), -1);
+    assert_int_equal(cm_notice_set_response(doc2, "AAAA", err, sizeof(err)), -1);
+    free(xml2);
+    xmlFreeDoc(doc2);
+    cm_notice_free(back);
+    xmlFreeDoc(doc);
+    cm_notice_free(dep);
+    free(xml);
+}
+
+/* test_nondelivery_model - argument checks and the sanitised reason */
+static void test_nondelivery_model(void **state)
+{
+    CM_NOTICE *dep = model_of(CM_NOTICE_SIGNED_DEPOSIT);
+    CM_NOTICE *n;
+    char   *one[] = {"bob@b.test"};
+    char   *dup[] = {"bob@b.test", "bob@B.TEST"};
+    char   *bad[] = {"bob@b.test", "eve@b.test\r\nX: y"};
+    char   *unq[] = {"<bob@b.test>"};
+    char   *null[] = {0};
+    char    err[256];
+    char    longr[3000];
+    time_t  now = time(0);
+    struct tm tm;
+    char    stamp[32];
+    size_t  i;
+
+    (void) state;
+    /* no deposit, no recipients, bad or duplicate recipients */
+    assert_null(cm_notice_nondelivery_model(0, one, 1, "x", ND_TIME, err, sizeof(err)));
+    assert_null(cm_notice_nondelivery_model(dep, one, 0, "x", ND_TIME, err, sizeof(err)));
+    assert_null(cm_notice_nondelivery_model(dep, 0, 1, "x", ND_TIME, err, sizeof(err)));
+    assert_null(cm_notice_nondelivery_model(dep, one, CM_ENTITIES_MAX + 1, "x", ND_TIME, err,
+					    sizeof(err)));
+    assert_null(cm_notice_nondelivery_model(dep, dup, 2, "x", ND_TIME, err, sizeof(err)));
+    assert_non_null(strstr(err, "duplicate Recipient"));
+    assert_null(cm_notice_nondelivery_model(dep, bad, 2, "x", ND_TIME, err, sizeof(err)));
+    assert_non_null(strstr(err, "bad recipient"));
+    assert_null(cm_notice_nondelivery_model(dep, unq, 1, "x", ND_TIME, err, sizeof(err)));
+    assert_null(cm_notice_nondelivery_model(dep, null, 1, "x", ND_TIME, err, sizeof(err)));
+    /* reason: controls become spaces, bad UTF-8 '?', C1 controls '?' */
+    n = cm_notice_nondelivery_model(dep, one, 1, "a\r\nb\tc\x01" "d\xff" "e\xc2\x85" "f",
+				    ND_TIME, err, sizeof(err));
+    assert_non_null(n);
+    assert_string_equal(n->reason, "a  b c d?e??f");
+    assert_string_equal(n->time, ND_STAMP);
+    cm_notice_free(n);
+    /* NULL and "" give a default; 0 is now */
+    n = cm_notice_nondelivery_model(dep, one, 1, 0, 0, err, sizeof(err));
+    assert_non_null(n);
+    assert_string_equal(n->reason, "undeliverable");
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT", &tm);
+    assert_memory_equal(n->time, stamp, strlen(stamp));
+    cm_notice_free(n);
+    /* a long reason is cut to CM_NOTICE_REASON_MAX bytes, not inside a character */
+    for (i = 0; i + 2 < sizeof(longr); i += 2)
+	memcpy(longr + i, "\xc3\xa9", 2);
+    longr[i] = 0;
+    memmove(longr + 1, longr, strlen(longr) + 1);
+    longr[0] = 'x';
+    n = cm_notice_nondelivery_model(dep, one, 1, longr, ND_TIME, err, sizeof(err));
+    assert_non_null(n);
+    assert_int_equal(strlen(n->reason), CM_NOTICE_REASON_MAX - 1);
+    assert_true(xmlCheckUTF8((const unsigned char *) n->reason));
+    /* cm_notice_build checks a hand-made model as strictly */
+    assert_int_equal(cm_notice_set_str(&n->reason, "bad\ttab"), 0);
+    assert_null(cm_notice_build(n, err, sizeof(err)));
+    assert_non_null(strstr(err, "Reason"));
+    assert_int_equal(cm_notice_set_str(&n->reason, "ok"), 0);
+    assert_int_equal(cm_notice_set_str(&n->time, "2026-11-18T11:06:40+01:00"), 0);
+    assert_null(cm_notice_build(n, err, sizeof(err)));
+    assert_non_null(strstr(err, "Time"));
+    assert_int_equal(cm_notice_set_str(&n->time, "2026-13-18T11:06:40Z"), 0);
+    assert_null(cm_notice_build(n, err, sizeof(err)));
+    assert_int_equal(cm_notice_set_str(&n->time, ND_STAMP), 0);
+    n->recipient_count = 0;
+    assert_null(cm_notice_build(n, err, sizeof(err)));
+    assert_non_null(strstr(err, "UndeliveredRecipients"));
+    n->recipient_count = 1;
+    assert_int_equal(cm_notice_add_recipient(n, "carol@example.org"), 0);
+    {
+	xmlDocPtr doc = cm_notice_build(n, err, sizeof(err));
+
+	assert_non_null(doc);
+	xmlFreeDoc(doc);
+    }
+    cm_notice_free(n);
+    cm_notice_free(dep);
+}
+
+/* test_nondelivery_strict - the parser refuses what the schema refuses */
+static void test_nondelivery_strict(void **state)
+{
+    char   *nd = nd_serial();
+    char   *sig;
+    char   *at;
+    char    err[256];
+    CM_NOTICE *n;
+    xmlDocPtr doc;
+
+    (void) state;
+    n = cm_notice_read(nd, strlen(nd), 0, err, sizeof(err));
+    assert_non_null(n);
+    cm_notice_free(n);
+    /* the right name in the wrong namespace, and the reverse */
+    reject_edit(nd, "xmlns=\"" CM_NS_EXT "\"", "xmlns=\"" CM_NS "\"", "unknown root");
+    reject_edit(nd, "<NonDeliveryNotice xmlns=\"" CM_NS_EXT "\" xmlns:c=\"" CM_NS "\">",
+		"<NonDeliveryNotice xmlns=\"urn:x-cmail:notices:extension:2\" xmlns:c=\"" CM_NS "\">",
+		"unknown root");
+    /* the postmark must be X.1341's */
+    reject_edit(nd, "xmlns:c=\"" CM_NS "\"", "xmlns:c=\"" CM_NS_EXT "\"", "DigitalPostmark");
+    /* order, presence, unknown elements and attributes */
+    reject_edit(nd, "<Reason>", "<Bogus/><Reason>", "unexpected element Bogus");
+    reject_edit(nd, "<Time>" ND_STAMP "</Time>", "", "missing Time");
+    reject_edit(nd, "<Recipient EmailAddress=\"alice@example.org\"/>",
+		"<Recipient EmailAddress=\"alice@example.org\" Type=\"to\"/>", "unknown attribute");
+    reject_edit(nd, "<Recipient EmailAddress=\"alice@example.org\"/>",
+		"<Recipient EmailAddress=\"alice@example.org\">x</Recipient>", "text not allowed");
+    reject_edit(nd, "<Recipient EmailAddress=\"alice@example.org\"/>"
+		"<Recipient EmailAddress=\"Bob@example.org\"/>", "", "missing Recipient");
+    reject_edit(nd, "alice@example.org", "Bob@EXAMPLE.ORG", "duplicate Recipient");
+    reject_edit(nd, "alice@example.org", "alice", "bad Recipient");
+    reject_edit(nd, "</Time>", "</Time><Time>" ND_STAMP "</Time>", "unexpected element Time");
+    reject_edit(nd, ND_STAMP, "2026-11-18 11:06:40Z", "bad Time");
+    reject_edit(nd, ND_STAMP, "2026-02-18T24:06:40Z", "bad Time");
+    reject_edit(nd, "<Reason>", "<Reason>x&#1;", "");
+    reject_edit(nd, "<Reason>", "<Reason>line&#10;", "bad Reason");
+    reject_edit(nd, "<Reason>", "<Reason><b>x</b>", "text only");
+    reject_edit(nd, "<Time>", "<!-- c --><Time>", "comment");
+    reject_edit(nd, "<c:MimeMessageHash", "<c:Signature/><c:MimeMessageHash",
+		"missing MimeMessageHash");
+    /* a signature in the postmark is counted, not parsed */
+    at = strstr(nd, "</c:DigitalPostmark>");
+    assert_non_null(at);
+    sig = malloc(strlen(nd) + sizeof(FAKE_SIG) + 1);
+    assert_non_null(sig);
+    memcpy(sig, nd, (size_t) (at - nd));
+    strcpy(sig + (at - nd), FAKE_SIG);
+    strcat(sig, at);
+    n = cm_notice_read(sig, strlen(sig), &doc, err, sizeof(err));
+    if (n == 0)
+	fail_msg("signed: %s", err);
+    assert_int_equal(n->sigs_postmark, 1);
+    cm_notice_free(n);
+    xmlFreeDoc(doc);
+    free(sig);
+    free(nd);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -864,6 +1100,9 @@ int     main(void)
 	cmocka_unit_test(test_encoding_case),
 	cmocka_unit_test(test_build_checks),
 	cmocka_unit_test(test_receipt_model),
+	cmocka_unit_test(test_nondelivery_roundtrip),
+	cmocka_unit_test(test_nondelivery_model),
+	cmocka_unit_test(test_nondelivery_strict),
     };
 
     if (cm_xml_init() != 0) {

@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# test/shell/crash.sh - crash consistency (issue 8, Reliability): the whole stack of
+# lib_cmail.sh (cmail-notary, cmail-milter, cmtpd under Postfix spawn(8), Postfix,
+# Dovecot with the CPOP plugin) is driven with `cmail send` (alice -> bob, some Cc
+# carol) and `cmail fetch` (bob answers the challenges), and in every round one
+# component is killed with SIGKILL at a random point of a deposit or a retrieval,
+# then restarted:
+#   cmtpd        the spawn(8) children, mid-DATA or mid-DEPO
+#   notary       cmail-notary while cmtpd has it SIGN, SEAL or RECORD, or while
+#                the CPOP plugin has it RECEIPT/ANSWER
+#   milter       cmail-milter during the injection of the stored form
+#   postfix      kill -9 of the master, or `postfix abort`, during injection/delivery
+#   dovecot      kill -9 of the master (LMTP delivery, a CPOP session), or of the
+#                pop3 process during RETR / CHLG RESP
+# Afterwards everything is up, the queue is flushed, bob fetches once more, and:
+#   - every `cmail send` that exited 0 (DEPO got 250) is in each recipient's mailbox
+#     exactly once (counted by X-Cmail-Envelope-Id), with its "deposited" row;
+#   - a send that exited 75 or 1 is delivered at most once; no envelope id, no
+#     subject is ever in a mailbox twice;
+#   - `cmail evidence check` passes; no envelope has two "deposited" rows, no
+#     envelope/recipient two "answered" rows;
+#   - every message in a mailbox has its "queued" row; the spool directory is
+#     empty; no cmtpd process is left;
+#   - bob's last `cmail fetch` succeeds (every message readable after the crashes);
+#   - each answered message's receipt notice mail reaches alice at most once, and
+#     exactly once unless the crash fell between "answered" and the submission
+#     of the mail (a known gap: see doc/reliability.md; reported as TODO).
+# Knobs: CRASH_ROUNDS (default 30; 500 for a long run), CRASH_SEED (printed; the
+# same seed replays the same kills at the same random delays), CRASH_KEEP=DIR
+# keeps the logs, CRASH_ONLY=name[,name] limits the kill points.
+. "$top_srcdir/test/shell/lib.sh"
+. "$top_srcdir/test/shell/lib_mta.sh"
+. "$top_srcdir/test/shell/lib_cmail.sh"
+
+CMAIL_CPOP=yes
+missing=$(cmail_stack_missing)
+command -v sqlite3 >/dev/null || missing=${missing:-sqlite3}
+if [ -n "$missing" ]; then skip "needs $missing"; cm_done; exit 0; fi
+ROUNDS=${CRASH_ROUNDS:-30}
+SEED=${CRASH_SEED:-$(( ($(date +%s) * 7 + $$) % 1000000 ))}
+
+mta_init || { not_ok "mta_init"; cm_done; exit 1; }
+DOVECOT_SSL_CERT=$T/pki/server.pem
+DOVECOT_SSL_KEY=$T/pki/server.key
+if ! cmail_stack_start; then not_ok "the Cmail stack starts"; mta_log_tail 40; cm_done; exit 1; fi
+ok "the Cmail stack starts (notary, milter, cmtpd under spawn, Postfix, Dovecot with CPOP)"
+[ -n "${CRASH_KEEP:-}" ] && cm_on_exit "mkdir -p '$CRASH_KEEP' && cp -r $T/postfix/maillog $T/dovecot/dovecot.log $T/notary.log $T/cmtpd.log $T/milter.log $T/rounds.log $T/sends $T/notary/evidence.db '$CRASH_KEEP'/ 2>/dev/null"
+# The notary restarted by this test is stopped at exit too (its pid changes).
+cm_on_exit 'kill $NOTARY_PID 2>/dev/null; kill $MILTER_PID 2>/dev/null'
+echo "# CRASH_SEED=$SEED CRASH_ROUNDS=$ROUNDS (rerun with CRASH_SEED=$SEED to replay the same kills)"
+RANDOM=$SEED
+mkdir -p "$T/sends" "$T/fetch" "$T/msgs"
+: > "$T/rounds.log"
+
+# --- helpers ---
+# ms_sleep MS: sleep MS milliseconds
+ms_sleep() { sleep "$(printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )))"; }
+# count FILE PATTERN: lines of FILE matching PATTERN (0 when none)
+count() { local n; n=$(grep -Ec -- "$2" "$1" 2>/dev/null); echo "${n:-0}"; }
+# wait_more FILE PATTERN BASE SECONDS: until FILE has more than BASE matching lines
+wait_more() {
+  local i=0 lim=$(( $4 * 20 ))
+  while [ "$(count "$1" "$2")" -le "$3" ]; do
+    i=$((i + 1)); [ $i -gt $lim ] && return 1; sleep 0.05
+  done
+}
+# note TEXT: a line in the round log and a TAP comment
+note() { echo "$*" >> "$T/rounds.log"; echo "# $*"; }
+cmtpd_pids() { pgrep -f "^$CMTPD -c $CMAIL_CONF " 2>/dev/null; }
+pf_master() { head -1 "$T/postfix/spool/pid/master.pid" 2>/dev/null | tr -d ' '; }
+dc_master() { cat "$T/dovecot/run/master.pid" 2>/dev/null; }
+pop3_pids() {
+  local p
+  for p in $(mta_instance_pids dovecot); do
+    [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/lib/dovecot/pop3 ] && echo "$p"
+  done
+}
+# alive PID: the process exists and is not a zombie
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+# --- restarts (each waits until the component serves again) ---
+notary_up() {
+  alive "$NOTARY_PID" && return 0
+  rm -f "$T/run/notary.sock"
+  "$NOTARY" -f -c "$CMAIL_CONF" >>"$T/notary.log" 2>&1 &
+  NOTARY_PID=$!
+  local i
+  for i in $(seq 100); do [ -S "$T/run/notary.sock" ] && break; sleep 0.05; done
+  chmod 0666 "$T/run/notary.sock" 2>/dev/null
+  [ -S "$T/run/notary.sock" ] || { note "cmail-notary did not restart"; return 1; }
+}
+milter_up() {
+  alive "$MILTER_PID" && return 0
+  rm -f "$T/run/milter.sock"
+  cmail_start_milter
+  [ -S "$T/run/milter.sock" ] || { note "cmail-milter did not restart"; return 1; }
+}
+postfix_up() {
+  alive "$(pf_master)" && return 0
+  local i
+  # The children notice that their master is gone and exit; then the ports are free.
+  for i in $(seq 100); do [ -z "$(mta_instance_pids postfix)" ] && break; sleep 0.05; done
+  [ -n "$(mta_instance_pids postfix)" ] && kill -9 $(mta_instance_pids postfix) 2>/dev/null
+  timeout -k 5 30 postfix -c "$POSTFIX_CONF" start >>"$T/postfix/start.out" 2>&1
+  mta_wait_port "$CMTP_PORT" 20 && mta_wait_port "$INJ_PORT" 20 && mta_wait_port "$POSTFIX_SMTP_PORT" 20 ||
+    { note "Postfix did not restart"; return 1; }
+}
+dovecot_up() {
+  local i old
+  old=$(dc_master)
+  alive "$old" && return 0
+  # A killed master may stay a zombie for a moment (or, where nothing reaps
+  # orphans, for good): dovecot would take its pid file for a running master.
+  for i in $(seq 40); do [ -n "$old" ] && kill -0 "$old" 2>/dev/null || break; sleep 0.05; done
+  [ -n "$old" ] && kill -0 "$old" 2>/dev/null && rm -f "$T/dovecot/run/master.pid"
+  for i in $(seq 100); do [ -z "$(mta_instance_pids dovecot)" ] && break; sleep 0.05; done
+  [ -n "$(mta_instance_pids dovecot)" ] && kill -9 $(mta_instance_pids dovecot) 2>/dev/null
+  timeout -k 5 30 dovecot -c "$DOVECOT_CONF" >>"$T/dovecot/start.out" 2>&1
+  mta_wait_port "$DOVECOT_POP3_PORT" 20 && mta_wait_file "$DOVECOT_LMTP" 20 ||
+    { note "Dovecot did not restart"; return 1; }
+}
+all_up() { notary_up && milter_up && postfix_up && dovecot_up; }
+
+# --- traffic ---
+nsend=0
+# mkmsg ID SIZE CC: a message with a unique subject, SIZE bytes of body, Cc carol when CC=1
+mkmsg() {
+  local id=$1 size=$2 cc=$3 f=$T/msgs/$1.eml
+  {
+    printf 'From: Alice <alice@example.org>\r\nTo: bob@example.org\r\n'
+    [ "$cc" = 1 ] && printf 'Cc: carol@example.org\r\n'
+    printf 'Subject: crash-%s\r\nDate: %s\r\nMessage-ID: <crash.%s.%s@example.org>\r\n\r\n' \
+      "$id" "$(date -R)" "$id" "$SEED"
+    printf 'Message %s of crash round testing.\r\n' "$id"
+    [ "$size" -gt 0 ] && head -c "$size" /dev/urandom | base64 -w 76 | sed 's/$/\r/'
+  } > "$f"
+}
+# send_bg SIZE CC: one `cmail send` in the background; its output and exit status
+# are kept in $T/sends/ID.{out,rc}, CC in ID.cc; its pid is added to JOBS
+JOBS=()
+send_bg() {
+  nsend=$((nsend + 1))
+  local id=$nsend
+  mkmsg "$id" "$1" "$2"
+  echo "$2" > "$T/sends/$id.cc"
+  ( timeout -k 5 120 "$CMAIL" send --server "127.0.0.1:$CMTP_PORT" --server-name mail.example.org \
+      --from alice@example.org --cert "$P/users/alice@example.org.pem" \
+      --key "$P/users/alice@example.org.key" --ca "$P/ca.pem" --crl "$P/crl.pem" --timeout 60 \
+      "$T/msgs/$id.eml" >"$T/sends/$id.out" 2>&1
+    echo $? > "$T/sends/$id.rc" ) &
+  JOBS+=($!)
+}
+# fetch_bg: bob's `cmail fetch` in the background; exit status in $T/fetch.rc
+mta_pass bob > "$T/bob.pass"
+fetch_bg() {
+  rm -f "$T/fetch.rc"
+  ( timeout -k 5 120 "$CMAIL" fetch --server "127.0.0.1:$DOVECOT_POP3_PORT" --implicit-tls \
+      --server-name mail.example.org --user bob@example.org \
+      --password-file "$T/bob.pass" --cert "$P/users/bob@example.org.pem" \
+      --key "$P/users/bob@example.org.key" --ca "$P/ca.pem" --crl "$P/crl.pem" --timeout 30 \
+      --out "$T/fetch" >>"$T/fetch.out" 2>&1
+    echo $? > "$T/fetch.rc" ) &
+  JOBS+=($!)
+}
+# wait_jobs: wait for the sends and fetches started (not for the daemons)
+wait_jobs() { [ ${#JOBS[@]} -gt 0 ] && wait "${JOBS[@]}" 2>/dev/null; JOBS=(); }
+
+# --- kill points: NAME COMPONENT TRIGGER-FILE TRIGGER-PATTERN MAX-DELAY-MS KIND BIG ---
+# KIND deposit: two sends are started, the kill comes at most MAX-DELAY-MS after the
+# trigger; KIND fetch: two sends are delivered first, then bob fetches. BIG 1: the
+# first message is 2 MB, so that DATA (and the hashing, SIGN, SEAL) takes a while.
+POINTS=(
+  "cmtpd-data      cmtpd   cmtpd.log  'TLS TLSv'                 300 deposit 1"
+  "cmtpd-depo      cmtpd   cmtpd.log  'deposit notice issued'    300 deposit 0"
+  "notary-sign     notary  cmtpd.log  'TLS TLSv'                 400 deposit 1"
+  "notary-seal     notary  cmtpd.log  'deposit notice issued'    300 deposit 0"
+  "milter-inject   milter  cmtpd.log  'deposit notice issued'    300 deposit 0"
+  "postfix-kill    postfix cmtpd.log  'deposit notice issued'    400 deposit 0"
+  "postfix-abort   postfix-abort cmtpd.log 'deposit notice issued' 600 deposit 0"
+  "dovecot-lmtp    dovecot cmtpd.log  'deposit notice issued'    500 deposit 0"
+  "pop3-chlg       pop3    dovecot    'RETR [0-9]+: receipt notice of' 150 fetch 0"
+  "dovecot-chlg    dovecot dovecot    'RETR [0-9]+: receipt notice of' 150 fetch 0"
+  "notary-answer   notary  dovecot    'RETR [0-9]+: receipt notice of' 150 fetch 0"
+)
+if [ -n "${CRASH_ONLY:-}" ]; then
+  sel=()
+  for p in "${POINTS[@]}"; do
+    case ",$CRASH_ONLY," in *",${p%% *},"*) sel+=("$p") ;; esac
+  done
+  POINTS=("${sel[@]}")
+fi
+[ ${#POINTS[@]} -gt 0 ] || { not_ok "CRASH_ONLY=$CRASH_ONLY names no kill point"; cm_done; exit 1; }
+
+# do_kill COMPONENT: SIGKILL it (postfix-abort: `postfix abort`); prints what was killed
+do_kill() {
+  local pids
+  case $1 in
+    cmtpd) pids=$(cmtpd_pids | tr '\n' ' ') ;;
+    notary) pids=$NOTARY_PID ;;
+    milter) pids=$MILTER_PID ;;
+    postfix) pids=$(pf_master) ;;
+    dovecot) pids=$(dc_master) ;;
+    pop3) pids=$(pop3_pids | tr '\n' ' ') ;;
+    postfix-abort) postfix -c "$POSTFIX_CONF" abort >>"$T/postfix/start.out" 2>&1; echo "postfix abort"; return ;;
+  esac
+  [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null
+  echo "kill -9 $1 [${pids% }]"
+}
+
+failed_restart=0
+t_start=$(date +%s)
+for round in $(seq 1 "$ROUNDS"); do
+  all_up || { failed_restart=$((failed_restart + 1)); all_up; }
+  eval "set -- ${POINTS[$(( RANDOM % ${#POINTS[@]} ))]}"
+  name=$1 comp=$2 tfile=$3 tpat=$4 maxd=$5 kind=$6 big=$7
+  case $tfile in dovecot) tfile=$DOVECOT_LOG ;; *) tfile=$T/$tfile ;; esac
+  delay=$(( RANDOM % (maxd + 1) ))
+  restart_delay=$(( RANDOM % 400 ))
+  # Message sizes: mostly small, sometimes large enough for DATA to take a while.
+  s1=$(( RANDOM % 3 == 0 ? 300000 : 2000 )) s2=$(( RANDOM % 4 == 0 ? 600000 : 500 ))
+  [ "$big" = 1 ] && s1=2000000
+  cc1=$(( RANDOM % 2 ))
+  first=$((nsend + 1))
+  if [ "$kind" = fetch ]; then
+    send_bg "$s2" "$cc1"; send_bg 500 0; wait_jobs
+    wait_for_mail bob "$(grep -l '^0$' "$T"/sends/*.rc 2>/dev/null | wc -l)" 20 2>/dev/null
+  fi
+  base=$(count "$tfile" "$tpat")
+  if [ "$kind" = fetch ]; then fetch_bg; else send_bg "$s1" "$cc1"; send_bg "$s2" 0; fi
+  if wait_more "$tfile" "$tpat" "$base" 30; then
+    ms_sleep "$delay"
+    what=$(do_kill "$comp")
+    note "round $round/$ROUNDS: $name: $what ${delay} ms after /$tpat/, restart after ${restart_delay} ms (sends $first..$nsend)"
+  else
+    note "round $round/$ROUNDS: $name: trigger /$tpat/ not seen in 30 s, no kill (sends $first..$nsend)"
+  fi
+  ms_sleep "$restart_delay"
+  all_up || failed_restart=$((failed_restart + 1))
+  wait_jobs
+done
+t_rounds=$(( $(date +%s) - t_start ))
+all_up || failed_restart=$((failed_restart + 1))
+check "every component restarted after every kill" test "$failed_restart" -eq 0
+note "$ROUNDS rounds in ${t_rounds} s, $nsend sends"
+
+# --- settle: a last deposit, flush the queue, bob fetches everything ---
+send_bg 100 1; wait_jobs
+timeout -k 5 30 postqueue -c "$POSTFIX_CONF" -f >/dev/null 2>&1
+check "the Postfix queue drains after the crashes" postfix_wait_queue_empty 90
+fetch_bg; wait_jobs
+rc=$(cat "$T/fetch.rc" 2>/dev/null)
+if [ "$rc" = 0 ]; then ok "bob's last cmail fetch after all the crashes: exit 0"; else
+  not_ok "bob's last cmail fetch after all the crashes: exit ${rc:-?}"; tail -20 "$T/fetch.out" | sed 's/^/# /'
+fi
+timeout -k 5 30 postqueue -c "$POSTFIX_CONF" -f >/dev/null 2>&1
+check "the receipt notice mails leave the queue" postfix_wait_queue_empty 60
+
+# --- invariants ---
+# mbox_ids USER: "ENVID SUBJECT" of every message in USER's mailbox
+mbox_ids() {
+  local f
+  for f in "$(mta_maildir "$1")"/new/* "$(mta_maildir "$1")"/cur/*; do
+    [ -f "$f" ] || continue
+    awk '/^\r?$/ { exit } /^X-Cmail-Envelope-Id:/ { e = $2 } /^Subject:/ { s = $2 }
+         END { sub(/\r$/, "", e); sub(/\r$/, "", s); print (e == "" ? "-" : e), s }' "$f"
+  done
+}
+mbox_ids bob > "$T/bob.ids"
+mbox_ids carol > "$T/carol.ids"
+DB=$T/notary/evidence.db
+sq() { sqlite3 -readonly "$DB" "$1" 2>/dev/null; }
+
+n0=0 n75=0 n1=0 nother=0 lost=0 nodepo=0 bad=""
+for rcf in "$T"/sends/*.rc; do
+  id=$(basename "$rcf" .rc) rc=$(cat "$rcf") cc=$(cat "$T/sends/$id.cc")
+  rcpts="bob"; [ "$cc" = 1 ] && rcpts="bob carol"
+  case $rc in
+    0)
+      n0=$((n0 + 1))
+      env=$(sed -n 's/^deposited: envelope \([^,]*\),.*/\1/p' "$T/sends/$id.out")
+      for u in $rcpts; do
+        c=$(awk -v e="$env" '$1 == e' "$T/$u.ids" | wc -l)
+        if [ -z "$env" ] || [ "$c" -lt 1 ]; then
+          lost=$((lost + 1)); bad="$bad send $id ($env) is not in $u's mailbox;"
+        fi
+      done
+      [ "$(sq "select count(*) from evidence where envelope_id='$env' and event='deposited'")" = 1 ] ||
+        { nodepo=$((nodepo + 1)); bad="$bad send $id ($env) has no single deposited row;"; } ;;
+    75) n75=$((n75 + 1)) ;;
+    1) n1=$((n1 + 1)) ;;
+    *) nother=$((nother + 1)); bad="$bad send $id exited $rc;" ;;
+  esac
+done
+note "cmail send exits: $n0 deposited (0), $n75 temporary (75), $n1 refused (1), $nother other"
+delivered_failed=$(for rcf in "$T"/sends/*.rc; do id=$(basename "$rcf" .rc)
+  [ "$(cat "$rcf")" != 0 ] && awk -v s="crash-$id" '$2 == s' "$T/bob.ids" | sort -u; done | wc -l)
+note "sends that failed (75/1) but were delivered anyway: $delivered_failed"
+[ -n "$bad" ] && echo "# $bad" | tr ';' '\n' | head -40
+check "enough traffic: at least $ROUNDS sends got DEPO 250" test "$n0" -ge "$ROUNDS"
+check "every cmail send exited 0, 75 or 1 (none hung or crashed)" test "$nother" -eq 0
+check "every send whose DEPO got 250 reached each recipient's mailbox" test "$lost" -eq 0
+check "every send whose DEPO got 250 has exactly one deposited row" test "$nodepo" -eq 0
+# Two envelope ids for one subject: a message deposited twice (never expected).
+redep=$(cat "$T/bob.ids" "$T/carol.ids" | sort -u | awk '{ print $2 }' | sort | uniq -d)
+check "no message was deposited twice (one envelope id per subject)" test -z "$redep"
+# One envelope id twice in a mailbox: one Postfix queue file delivered twice.
+redeliv=0
+for u in bob carol; do
+  for e in $(awk '{ print $1 }' "$T/$u.ids" | sort | uniq -d); do
+    redeliv=$((redeliv + 1))
+    q=$(sq "select details from evidence where envelope_id='$e' and event='queued'" | sed -n 's/^queue_id=//p' | head -1)
+    note "stored form $e is in $u's mailbox $(awk -v e="$e" '$1 == e' "$T/$u.ids" | wc -l) times; Postfix queue id $q:"
+    grep -F "${q:-none}: to=<$u@" "$POSTFIX_LOG" | sed 's/^.*\(status=.*\)$/#     \1/' | cut -c1-200
+  done
+done
+if [ "$redeliv" -eq 0 ]; then
+  ok "no stored form was delivered twice into a mailbox"
+else
+  cm_n=$((cm_n + 1))
+  echo "not ok $cm_n - no stored form was delivered twice into a mailbox ($redeliv redelivered: the Postfix->LMTP hop is at-least-once) # TODO dedupe by X-Cmail-Envelope-Id at delivery"
+fi
+check_output "cmail evidence check: chain intact" "chain intact" cmail_evidence check
+d=$(sq "select envelope_id from evidence where event='deposited' group by envelope_id having count(*) > 1")
+check "no envelope has two deposited rows" test -z "$d"
+[ -n "$d" ] && echo "$d" | sed 's/^/# two deposited rows: /'
+d=$(sq "select envelope_id || ' ' || replace(details, char(10), ' ') from evidence where event='answered'" |
+    sed -n 's/^\([^ ]*\) .*recipient=\([^ ]*\).*/\1 \2/p' | sort | uniq -d)
+check "no envelope/recipient has two answered rows" test -z "$d"
+noq=0
+for e in $(awk '{ print $1 }' "$T/bob.ids" "$T/carol.ids" | sort -u); do
+  [ "$e" = - ] && continue
+  [ "$(sq "select count(*) from evidence where envelope_id='$e' and event='queued'")" -ge 1 ] || noq=$((noq + 1))
+done
+check "every certified message in a mailbox has its queued row" test "$noq" -eq 0
+check "no file is left in the spool directory" test -z "$(ls -A "$T/spool")"
+for i in $(seq 50); do [ -z "$(cmtpd_pids)" ] && break; sleep 0.1; done
+check "no cmtpd process is left" test -z "$(cmtpd_pids)"
+
+# --- retrieval: every message bob holds is answered once; receipt notice mails ---
+unanswered=0
+for e in $(awk '$1 != "-" { print $1 }' "$T/bob.ids"); do
+  [ "$(sq "select count(*) from evidence where envelope_id='$e' and event='answered' and details like '%recipient=bob@example.org%'")" = 1 ] ||
+    unanswered=$((unanswered + 1))
+done
+check "every certified message of bob is answered exactly once after the last fetch" test "$unanswered" -eq 0
+# "SUBJECT MESSAGE-ID" of each receipt notice mail in alice's mailbox
+for f in "$(mta_maildir alice)"/new/* "$(mta_maildir alice)"/cur/*; do
+  [ -f "$f" ] || continue
+  awk '/^\r?$/ { exit } /^Subject: Receipt notice: / { s = $4 } /^Message-ID:/ { m = $2 }
+       END { sub(/\r$/, "", m); if (s != "") print s, m }' "$f"
+done | sort > "$T/receipts.mid"
+awk '{ print $1 }' "$T/receipts.mid" > "$T/receipts"
+# Twice with one Message-ID: one queued mail delivered twice (the LMTP hop);
+# with two Message-IDs: the notice was submitted twice.
+rdup=$(sort -u "$T/receipts.mid" | awk '{ print $1 }' | uniq -d | wc -l)
+rredeliv=$(uniq -d "$T/receipts.mid" | wc -l)
+rlost=0 rlost_gap=0
+while read -r e s; do
+  [ "$e" = - ] && continue
+  n=$(grep -cx -- "$s" "$T/receipts")
+  [ "$n" -ge 1 ] && continue
+  [ "$(sq "select count(*) from evidence where envelope_id='$e' and event='answered'")" = 0 ] && continue
+  # Lost: does the journal say "answered" without "receipt-sent" (the known gap)?
+  if [ "$(sq "select count(*) from evidence where envelope_id='$e' and event='receipt-sent'")" = 0 ]; then
+    rlost_gap=$((rlost_gap + 1)); note "receipt notice mail of $s ($e) lost: answered, never mailed"
+  else
+    rlost=$((rlost + 1)); note "receipt notice mail of $s ($e) lost although journalled receipt-sent"
+  fi
+done < "$T/bob.ids"
+note "receipt notice mails: $(wc -l < "$T/receipts") in alice's mailbox, $rdup submitted twice, $rredeliv delivered twice, $rlost_gap lost in the answered->mailed window, $rlost lost otherwise"
+check "no receipt notice mail was submitted twice" test "$rdup" -eq 0
+if [ "$rredeliv" -eq 0 ]; then
+  ok "no receipt notice mail was delivered twice into alice's mailbox"
+else
+  cm_n=$((cm_n + 1))
+  echo "not ok $cm_n - no receipt notice mail was delivered twice into alice's mailbox ($rredeliv redelivered: the Postfix->LMTP hop is at-least-once) # TODO"
+fi
+check "no receipt notice mail journalled as sent was lost" test "$rlost" -eq 0
+if [ "$rlost_gap" -eq 0 ]; then
+  ok "every answered message's receipt notice mail reached alice"
+else
+  echo "not ok $((cm_n + 1)) - every answered message's receipt notice mail reached alice ($rlost_gap lost between answered and the submission) # TODO plugin sends the mail only after a first answer"
+  cm_n=$((cm_n + 1))
+fi
+cm_done
