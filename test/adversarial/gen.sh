@@ -160,9 +160,9 @@ adv_generate() {
   perl -0777 -pe 's{<MimeMessageHash }{<MimeMessageHash xml:id="cmail-sig-1" }' "$n/deposit.xml" >"$g/dup-xml-id.xml"
   # wrapping 1: a second MimeMessageHash, a signature whose intersect covers only that one
   perl -0777 -pe 's{(<MimeMessageHash[^>]*>[^<]*</MimeMessageHash>)}{$1<MimeMessageHash AlgorithmOID="2.16.840.1.101.3.4.2.1">BBBB</MimeMessageHash>}' \
-    "$n/d0.xml" >"$g/w0.xml"
-  adv_xmlsec_sign "$g/w0.xml" "$g/w1.xml" "$SK" "$SC" 1 'intersect:/*/c:DigitalPostmark/c:MimeMessageHash[2]' &&
-  perl -0777 -pe 's{(<MimeMessageHash[^>]*>)[^<]*}{${1}Q0NDQw==}' "$g/w1.xml" >"$g/wrap-narrowed.xml"
+    "$n/d0.xml" >"$n/w0.xml"
+  adv_xmlsec_sign "$n/w0.xml" "$n/w1.xml" "$SK" "$SC" 1 'intersect:/*/c:DigitalPostmark/c:MimeMessageHash[2]' &&
+  perl -0777 -pe 's{(<MimeMessageHash[^>]*>)[^<]*}{${1}Q0NDQw==}' "$n/w1.xml" >"$g/wrap-narrowed.xml"
   # wrapping 2: our signature's intersect edited to select another element
   sed 's#>/\*/c:DigitalPostmark<#>/*/c:DigitalPostmark/c:MimeMessageHash[2]<#' "$SD" >"$g/wrap-edited-intersect.xml"
   # wrapping 3: the genuine postmark moved inside a fake one that a reader would read
@@ -177,8 +177,8 @@ adv_generate() {
   ADV_SIGALG=http://www.w3.org/2000/09/xmldsig#rsa-sha1 \
     adv_xmlsec_sign "$n/d0.xml" "$g/downgrade-rsa-sha1.xml" "$SK" "$SC" 1 'intersect:/*/c:DigitalPostmark'
   # a foreign element signed along with the postmark: valid signature, invalid schema
-  perl -0777 -pe 's{</MimeMessageHash>}{</MimeMessageHash><x:Note xmlns:x="urn:x-attacker">pay 1000</x:Note>}' "$n/d0.xml" >"$g/f0.xml"
-  adv_xmlsec_sign "$g/f0.xml" "$g/foreign-element-signed.xml" "$SK" "$SC" 1 'intersect:/*/c:DigitalPostmark'
+  perl -0777 -pe 's{</MimeMessageHash>}{</MimeMessageHash><x:Note xmlns:x="urn:x-attacker">pay 1000</x:Note>}' "$n/d0.xml" >"$n/f0.xml"
+  adv_xmlsec_sign "$n/f0.xml" "$g/foreign-element-signed.xml" "$SK" "$SC" 1 'intersect:/*/c:DigitalPostmark'
   # a comment and a processing instruction slipped into a signed notice
   sed 's#<DigitalPostmark #<!-- x --><DigitalPostmark #' "$n/deposit.xml" >"$g/comment-injected.xml"
 

@@ -631,7 +631,10 @@ myhostname = $MTA_HOSTNAME
 mydomain = $MTA_DOMAIN
 myorigin = $MTA_DOMAIN
 mydestination = localhost
-inet_interfaces = $MTA_ADDR
+# Only addresses of a network interface are accepted here (127.0.0.2 is not one,
+# although the kernel routes all of 127/8 to lo): listeners in master.cf name
+# $MTA_ADDR themselves.
+inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 alias_maps =
