@@ -42,6 +42,7 @@ static const CF_KEY cf_keys[] = {
     {"server_certificate", CF_PATH, CMAIL_SYSCONFDIR "/server.pem"},
     {"server_key", CF_PATH, CMAIL_SYSCONFDIR "/private/server.key"},
     {"seal_key", CF_PATH, CMAIL_SYSCONFDIR "/private/seal.key"},
+    {"seal_key_previous", CF_STRING, ""},
     {"tls_certificate", CF_PATH, CMAIL_SYSCONFDIR "/tls.pem"},
     {"tls_key", CF_PATH, CMAIL_SYSCONFDIR "/tls/tls.key"},
     {"trust_anchors", CF_PATH, CMAIL_SYSCONFDIR "/trust-anchors.pem"},

@@ -378,6 +378,18 @@ int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 			         unsigned long long limit, CM_SEAL_STATS *stats,
 			         char *err, size_t errlen)
 {
+    return (cm_unseal_stream_ring(key, 1, envelope_id, in_fd, out_fd, timeout_ms, limit,
+				  stats, err, errlen));
+}
+
+/* cm_unseal_stream_ring - the same, with the key the blob names among keys */
+int     cm_unseal_stream_ring(const CM_SEAL_KEY *keys, size_t nkeys, const char *envelope_id,
+			              int in_fd, int out_fd, int timeout_ms,
+			              unsigned long long limit, CM_SEAL_STATS *stats,
+			              char *err, size_t errlen)
+{
+    const CM_SEAL_KEY *key = 0;
+    size_t  k;
     unsigned char hdr[CM_SEAL_HEADER_MAX];
     char    key_id[CM_SEAL_KEY_ID_LEN + 1];
     char    blob_id[CM_ENVELOPE_ID_MAX + 1];
@@ -414,9 +426,12 @@ int     cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 	ret = -2;
 	goto done;
     }
-    if (CRYPTO_memcmp(key_id, key->key_id, CM_SEAL_KEY_ID_LEN) != 0) {
-	snprintf(err, errlen, "unseal: sealed under key id %s, the seal key is %s",
-		 key_id, key->key_id);
+    for (k = 0; k < nkeys && key == 0; k++)
+	if (CRYPTO_memcmp(key_id, keys[k].key_id, CM_SEAL_KEY_ID_LEN) == 0)
+	    key = keys + k;
+    if (key == 0) {
+	snprintf(err, errlen, "unseal: sealed under key id %s, the seal key is %s%s",
+		 key_id, nkeys ? keys[0].key_id : "none", nkeys > 1 ? " (previous keys differ too)" : "");
 	ret = -2;
 	goto done;
     }

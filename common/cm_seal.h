@@ -74,6 +74,11 @@
  *	not help); -1 on an I/O or resource failure (worth a retry). The
  *	reason is in err, and stats (if not NULL) receives the byte counts.
  *
+ *	cm_unseal_stream_ring() is cm_unseal_stream() with a key ring:
+ *	the blob is opened with the key among keys[0..nkeys-1] whose id
+ *	the blob names (seal key rotation: the current key first, then
+ *	the previous ones, which only unseal).
+ *
  *	cm_seal_peek() parses the clear header at the start of buf: it
  *	returns the header length through the IV (the offset of the
  *	ciphertext), 0 when buf is too short to tell, -1 when it is not a
@@ -122,6 +127,10 @@ extern int cm_unseal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
 			            int in_fd, int out_fd, int timeout_ms,
 			            unsigned long long limit, CM_SEAL_STATS *stats,
 			            char *err, size_t errlen);
+extern int cm_unseal_stream_ring(const CM_SEAL_KEY *keys, size_t nkeys, const char *envelope_id,
+				         int in_fd, int out_fd, int timeout_ms,
+				         unsigned long long limit, CM_SEAL_STATS *stats,
+				         char *err, size_t errlen);
 extern ssize_t cm_seal_peek(const void *buf, size_t len,
 			            char key_id[CM_SEAL_KEY_ID_LEN + 1],
 			            char envelope_id[CM_ENVELOPE_ID_MAX + 1]);

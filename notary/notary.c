@@ -139,6 +139,35 @@ static void free_secret(char *buf, size_t len)
     free(buf);
 }
 
+/* load_previous_seal_keys - seal_key_previous: keys that only unseal (rotation) */
+static void load_previous_seal_keys(CM_CONFIG *cf, uid_t notary_uid)
+{
+    char   *list = strdup(cm_config_str(cf, "seal_key_previous"));
+    char   *path, *save = 0;
+    char    err[256];
+    char   *text;
+    size_t  len, i;
+
+    if (list == 0)
+	msg_fatal("out of memory");
+    for (path = strtok_r(list, ", \t", &save); path; path = strtok_r(0, ", \t", &save)) {
+	if (notary.nseal >= NOTARY_SEAL_KEYS_MAX)
+	    msg_fatal("seal_key_previous: more than %d keys", NOTARY_SEAL_KEYS_MAX - 1);
+	if (*path != '/')
+	    msg_fatal("seal_key_previous: %s is not an absolute path", path);
+	text = read_secret("seal_key_previous", path, notary_uid, &len);
+	if (cm_seal_key_parse(text, len, &notary.seal[notary.nseal], err, sizeof(err)) < 0)
+	    msg_fatal("seal_key_previous %s: %s", path, err);
+	free_secret(text, len);
+	for (i = 0; i < notary.nseal; i++)
+	    if (strcmp(notary.seal[i].key_id, notary.seal[notary.nseal].key_id) == 0)
+		msg_fatal("seal_key_previous %s: key id %s is listed twice (or is the seal key)",
+			  path, notary.seal[i].key_id);
+	notary.nseal++;
+    }
+    free(list);
+}
+
 /* load_keys - server certificate and key, seal key */
 static void load_keys(CM_CONFIG *cf, uid_t notary_uid)
 {
@@ -179,9 +208,11 @@ static void load_keys(CM_CONFIG *cf, uid_t notary_uid)
 	snprintf(notary.cert_sha256 + 2 * i, 3, "%02x", md[i]);
 
     text = read_secret("seal_key", seal_path, notary_uid, &len);
-    if (cm_seal_key_parse(text, len, &notary.seal, err, sizeof(err)) < 0)
+    if (cm_seal_key_parse(text, len, &notary.seal[0], err, sizeof(err)) < 0)
 	msg_fatal("seal_key %s: %s", seal_path, err);
     free_secret(text, len);
+    notary.nseal = 1;
+    load_previous_seal_keys(cf, notary_uid);
 }
 
 /* resolve_allowed - notary_allowed_users to uids */
@@ -370,7 +401,9 @@ int     main(int argc, char **argv)
 	if (geteuid() == 0 && pw == 0)
 	    msg_fatal("notary_user %s: no such user", user);
 	printf("cmail-notary: %s OK: seal key id %s, server certificate sha256 %s\n",
-	       config_path, notary.seal.key_id, notary.cert_sha256);
+	       config_path, notary.seal[0].key_id, notary.cert_sha256);
+	for (size_t k = 1; k < notary.nseal; k++)
+	    printf("cmail-notary: previous seal key id %s (unseals only)\n", notary.seal[k].key_id);
 	return (0);
     }
 
@@ -393,7 +426,7 @@ int     main(int argc, char **argv)
     sigaction(SIGHUP, &sa, 0);
 
     msg_info("starting: socket %s, seal key id %s, server certificate sha256 %s, journal %s",
-	     cm_config_str(cf, "notary_socket"), notary.seal.key_id, notary.cert_sha256,
+	     cm_config_str(cf, "notary_socket"), notary.seal[0].key_id, notary.cert_sha256,
 	     cm_config_str(cf, "evidence_database"));
     if (!foreground) {
 	cm_daemon_detach();
@@ -407,7 +440,8 @@ int     main(int argc, char **argv)
     EVP_PKEY_free(notary.server_key);
     X509_free(notary.server_cert);
     sk_X509_pop_free(notary.chain, X509_free);
-    cm_seal_key_clear(&notary.seal);
+    for (size_t k = 0; k < notary.nseal; k++)
+	cm_seal_key_clear(&notary.seal[k]);
     cm_config_free(cf);
     msg_info("stopped");
     return (0);

@@ -37,6 +37,7 @@
 #define NOTARY_ALLOWED_MAX	32	/* notary_allowed_users entries */
 #define NOTARY_CONN_MAX		512	/* open connections */
 #define NOTARY_IDLE_TIMEOUT	300	/* s, idle connection closed */
+#define NOTARY_SEAL_KEYS_MAX	8	/* the seal key and up to 7 previous ones */
 #define NOTARY_FD_TIMEOUT	60000	/* ms, one read/write on a passed fd */
 
 typedef struct {
@@ -45,7 +46,8 @@ typedef struct {
     X509   *server_cert;
     STACK_OF(X509) *chain;		/* further certificates, may be NULL */
     char    cert_sha256[65];
-    CM_SEAL_KEY seal;
+    CM_SEAL_KEY seal[NOTARY_SEAL_KEYS_MAX];	/* [0] seals; all unseal */
+    size_t  nseal;
     unsigned long long seal_limit;	/* bytes read from a SEAL/UNSEAL input */
     CM_EVIDENCE *evidence;
     uid_t   allowed[NOTARY_ALLOWED_MAX];

@@ -73,7 +73,7 @@ static int req_send_error(NOTARY_CONN *c, uint32_t id, int code, const char *tex
 /* req_ping - key id, certificate hash, version */
 static int req_ping(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *err, size_t errlen)
 {
-    cm_notary_out_str(o, CM_NF_KEY_ID, notary.seal.key_id);
+    cm_notary_out_str(o, CM_NF_KEY_ID, notary.seal[0].key_id);
     cm_notary_out_str(o, CM_NF_CERT_SHA256, notary.cert_sha256);
     cm_notary_out_str(o, CM_NF_VERSION, PACKAGE_VERSION);
     return (0);
@@ -172,19 +172,20 @@ static int req_bulk(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
     } else if (!req_fd_mode_ok(out_fd, 1)) {
 	snprintf(err, errlen, "%s: descriptor 1 is not open for writing", name);
     } else if ((rc = m->type == CM_NOTARY_SEAL ?
-		cm_seal_stream(&notary.seal, envelope_id, in_fd, out_fd, NOTARY_FD_TIMEOUT,
+		cm_seal_stream(&notary.seal[0], envelope_id, in_fd, out_fd, NOTARY_FD_TIMEOUT,
 			       notary.seal_limit, &st, why, sizeof(why)) :
-		cm_unseal_stream(&notary.seal, envelope_id, in_fd, out_fd, NOTARY_FD_TIMEOUT,
-				 notary.seal_limit, &st, why, sizeof(why))) < 0) {
+		cm_unseal_stream_ring(notary.seal, notary.nseal, envelope_id, in_fd, out_fd,
+				      NOTARY_FD_TIMEOUT, notary.seal_limit, &st, why,
+				      sizeof(why))) < 0) {
 	snprintf(err, errlen, "%s envelope=%s: %s", name, envelope_id, why);
 	ret = rc == -2 ? -2 : -1;
     } else {
-	cm_notary_out_str(o, CM_NF_KEY_ID, notary.seal.key_id);
+	cm_notary_out_str(o, CM_NF_KEY_ID, notary.seal[0].key_id);
 	cm_notary_out_u64(o, CM_NF_BYTES_IN, st.in_bytes);
 	cm_notary_out_u64(o, CM_NF_BYTES_OUT, st.out_bytes);
 	msg_info("pid=%ld uid=%lu: %s id=%u envelope=%s key=%s in=%llu out=%llu",
 		 (long) c->pid, (unsigned long) c->uid, name, (unsigned) m->id, envelope_id,
-		 notary.seal.key_id, st.in_bytes, st.out_bytes);
+		 notary.seal[0].key_id, st.in_bytes, st.out_bytes);
 	ret = 0;
     }
     if (in_fd >= 0)
@@ -296,8 +297,8 @@ static int req_sealed_open(const char *name, const char *envelope_id, int in_fd,
 	snprintf(err, errlen, "%s: memfd_create: %s", name, strerror(errno));
 	return (-1);
     }
-    if ((rc = cm_unseal_stream(&notary.seal, envelope_id, in_fd, mfd, NOTARY_FD_TIMEOUT,
-			       notary.seal_limit, &st, why, sizeof(why))) < 0) {
+    if ((rc = cm_unseal_stream_ring(notary.seal, notary.nseal, envelope_id, in_fd, mfd,
+				    NOTARY_FD_TIMEOUT, notary.seal_limit, &st, why, sizeof(why))) < 0) {
 	snprintf(err, errlen, "%s envelope=%s: %s", name, envelope_id, why);
 	close(mfd);
 	return (rc == -2 ? -2 : -1);

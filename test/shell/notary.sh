@@ -295,6 +295,40 @@ else
   skip "SIGN: notice_tool or xmlsec1 unavailable"
 fi
 
+# --- seal key rotation: a new seal key, the old one in seal_key_previous ---------------------------
+"$NOTARY" -G "$T/seal2.key" >/dev/null
+[ "$NUSER" = nobody ] && chown nobody "$T/seal2.key" 2>/dev/null
+SOCK_SAVE=$SOCK; SOCK=$RUN/rot.sock
+conf "$T/rot.conf" "seal_key_previous = $T/seal.key"
+sed -i "s#^seal_key = .*#seal_key = $T/seal2.key#; s#^evidence_database = .*#evidence_database = $RUN/rot.db#" "$T/rot.conf"
+check_output "cmail-notary -n lists the previous seal key as unseal-only" \
+  "previous seal key id $KEY_ID \(unseals only\)" "$NOTARY" -n -c "$T/rot.conf"
+"$NOTARY" -f -c "$T/rot.conf" >"$T/rot.log" 2>&1 &
+RPID=$!
+cm_on_exit "kill $RPID 2>/dev/null"
+for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+NEWID=$("$NT" "$SOCK" ping 2>/dev/null | sed -n 's/.*key_id=\([0-9a-f]*\).*/\1/p')
+[ -n "$NEWID" ] && [ "$NEWID" != "$KEY_ID" ] && ok "after rotation PING names the new seal key" \
+  || not_ok "PING key id after rotation: '$NEWID'"
+check_output "a blob sealed under the previous key still unseals" "unseal ok in=20971580 out=20971520" \
+  "$NT" "$SOCK" unseal ENV-20MB "$T/sealed" "$T/out-rot"
+check "... to the same bytes" cmp "$T/plain" "$T/out-rot"
+head -c 1000 /dev/urandom >"$T/small"
+"$NT" "$SOCK" seal ENV-NEW "$T/small" "$T/sealed-new" >/dev/null 2>&1
+[ "$(head -c 23 "$T/sealed-new" | tail -c 16)" = "$NEWID" ] && ok "new blobs are sealed under the new key" \
+  || not_ok "new blob key id $(head -c 23 "$T/sealed-new" | tail -c 16)"
+kill $RPID; wait $RPID 2>/dev/null
+conf "$T/rot2.conf"
+sed -i "s#^seal_key = .*#seal_key = $T/seal2.key#; s#^evidence_database = .*#evidence_database = $RUN/rot.db#" "$T/rot2.conf"
+"$NOTARY" -f -c "$T/rot2.conf" >"$T/rot2.log" 2>&1 &
+RPID=$!
+cm_on_exit "kill $RPID 2>/dev/null"
+for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+check_output "without seal_key_previous the old blob is refused, naming its key id" \
+  "sealed under key id $KEY_ID.*\[permanent\]" "$NT" "$SOCK" unseal ENV-20MB "$T/sealed" "$T/out-rot2"
+kill $RPID; wait $RPID 2>/dev/null
+SOCK=$SOCK_SAVE
+
 # --- stop -----------------------------------------------------------------------------------------
 kill -TERM $NPID
 wait $NPID
