@@ -80,6 +80,7 @@
 #include "cm_cert.h"
 #include "cm_seal.h"
 #include "cm_notary.h"
+#include "cm_relay_map.h"
 #include "cmail.h"
 
 #define CC_CONF_MAX	(1 << 16)	/* cmail.conf size, as cm_config_load() */
@@ -317,6 +318,8 @@ static CM_CONFIG *cc_load_config(CC_STATE *cc, const char *path)
  * Keys, certificates, trust.
  */
 
+static int cc_key_known(const char *);
+
 /* cc_check_key_file - mode/owner checks; strict: no group bits either */
 static int cc_check_key_file(CC_STATE *cc, const char *param, const char *path,
 			             int strict, uid_t notary_uid)
@@ -379,7 +382,7 @@ static void cc_expiry(CC_STATE *cc, const char *what, X509 *cert)
     }
 }
 
-/* cc_check_crls - expired CRLs in a file or directory */
+/* cc_check_crl_file - expired CRLs in one file */
 static void cc_check_crl_file(CC_STATE *cc, const char *path)
 {
     BIO    *bio;
@@ -457,7 +460,47 @@ static void cc_check_crls(CC_STATE *cc, const char *path)
 	cc_error(cc, "crl_directory %s holds no CRL (every certificate is refused)", path);
 }
 
-/* cc_check_server - server certificate and key, seal key, TLS pair */
+/* cc_check_previous_seals - seal_key_previous: readable keys, no id twice */
+static void cc_check_previous_seals(CC_STATE *cc, const CM_CONFIG *cf, uid_t notary_uid,
+				            const char *seal_id)
+{
+    char   *list, *path, *save = 0;
+    char    ids[CC_KEYS_MAX][CM_SEAL_KEY_ID_LEN + 1], id[CM_SEAL_KEY_ID_LEN + 1], err[512];
+    int     n = 0, i;
+    CM_SEAL_KEY key;
+
+    if (!cc_key_known("seal_key_previous"))
+	return;
+    if ((list = strdup(cm_config_str(cf, "seal_key_previous"))) == 0) {
+	cc_error(cc, "out of memory");
+	return;
+    }
+    for (path = strtok_r(list, ", \t", &save); path; path = strtok_r(0, ", \t", &save)) {
+	if (*path != '/') {
+	    cc_error(cc, "seal_key_previous: %s is not an absolute path", path);
+	    continue;
+	}
+	if (cc_check_key_file(cc, "seal_key_previous", path, 1, notary_uid) < 0)
+	    continue;
+	if (cm_seal_key_load(path, &key, err, sizeof(err)) < 0) {
+	    cc_error(cc, "seal_key_previous %s: %s", path, err);
+	    continue;
+	}
+	memcpy(id, key.key_id, sizeof(id));
+	cm_seal_key_clear(&key);
+	if (*seal_id && strcmp(id, seal_id) == 0)
+	    cc_error(cc, "seal_key_previous %s: key id %s is the seal_key itself", path, id);
+	for (i = 0; i < n; i++)
+	    if (strcmp(ids[i], id) == 0)
+		cc_error(cc, "seal_key_previous %s: key id %s is listed twice", path, id);
+	if (n < CC_KEYS_MAX)
+	    memcpy(ids[n++], id, sizeof(id));
+	cc_ok(cc, "seal_key_previous %s: key id %s (unseals only)", path, id);
+    }
+    free(list);
+}
+
+/* cc_check_keys - server certificate and key, seal keys, TLS pair */
 static void cc_check_keys(CC_STATE *cc, const CM_CONFIG *cf, CM_TRUST *trust,
 			          char seal_id[CM_SEAL_KEY_ID_LEN + 1], char cert_sha256[65])
 {
@@ -516,6 +559,9 @@ static void cc_check_keys(CC_STATE *cc, const CM_CONFIG *cf, CM_TRUST *trust,
 	    cm_seal_key_clear(&seal);
 	}
     }
+
+    /* Previous seal keys (rotation): they only unseal; each a key file of its own. */
+    cc_check_previous_seals(cc, cf, notary_uid, seal_id);
 
     /* cmtpd's TLS pair: the key is read by the cmail user, never world-readable. */
     if ((tcert = cm_pem_read_cert(tls_cert, err, sizeof(err))) == 0) {
@@ -633,7 +679,7 @@ static void cc_check_certdir(CC_STATE *cc, const CM_CONFIG *cf, CM_TRUST *trust)
 	cc_ok(cc, "certificate_directory %s: %d certificates, %d valid", path, count, good);
 }
 
-/* cc_check_notary - the notary answers PING with our keys */
+/* cc_check_sockets - the notary answers PING with our keys; the milter listens */
 static void cc_check_sockets(CC_STATE *cc, const CM_CONFIG *cf, const char *seal_id,
 			             const char *cert_sha256)
 {
@@ -692,6 +738,9 @@ static void cc_check_dirs(CC_STATE *cc, const CM_CONFIG *cf)
     }
     if (*cm_config_str(cf, "local_domains") == 0)
 	cc_warn(cc, "local_domains is empty: no recipient is local");
+    if (cc_key_known("cmail_relay_map")
+	&& cm_relay_map_check(cm_config_str(cf, "cmail_relay_map"), dir, sizeof(dir)) < 0)
+	cc_error(cc, "%s", dir);
 }
 
 /* cc_check_cmail - everything cmail.conf names */
@@ -1180,6 +1229,36 @@ static void cc_check_listener(CC_STATE *cc, const CM_CONFIG *cf, const CC_POSTFI
 	cc_error(cc, "master.cf: the %s on %s (cmail.conf %s) is missing", what, addr, param);
 }
 
+/* cc_postfix_time - a Postfix time value in seconds (-1 when unparsable) */
+static long long cc_postfix_time(const char *v, int def_unit)
+{
+    char   *end;
+    long long n;
+    int     unit;
+
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno || end == v || n < 0 || n > 1000000000LL)
+	return (-1);
+    unit = *end ? *end : def_unit;
+    if (*end && end[1])
+	return (-1);
+    switch (unit) {
+    case 's':
+	return (n);
+    case 'm':
+	return (n * 60);
+    case 'h':
+	return (n * 3600);
+    case 'd':
+	return (n * 86400);
+    case 'w':
+	return (n * 7 * 86400);
+    default:
+	return (-1);
+    }
+}
+
 /* cc_check_postfix - main.cf and master.cf */
 static void cc_check_postfix(CC_STATE *cc, const CM_CONFIG *cf, const char *dir, const char *conf)
 {
@@ -1215,6 +1294,15 @@ static void cc_check_postfix(CC_STATE *cc, const CM_CONFIG *cf, const char *dir,
     if (!cc_milter_has(cc_main(pf, "non_smtpd_milters", ""), milter, queue_dir))
 	cc_error(cc, "main.cf: non_smtpd_milters lacks the cmail milter (%s): sendmail(1) "
 		 "could inject forged certified mail", milter);
+    if (cc_key_known("relay_lifetime")) {
+	long long mql = cc_postfix_time(cc_main(pf, "maximal_queue_lifetime", "5d"), 'd');
+	long long rl = cm_config_int(cf, "relay_lifetime");
+
+	if (mql > 0 && rl >= mql)
+	    cc_warn(cc, "cmail.conf relay_lifetime (%llds) is not below main.cf maximal_queue_lifetime "
+		    "(%llds): Postfix may bounce a relayed message before cmail-relay sends the "
+		    "signed non-delivery notice", rl, mql);
+    }
     if (strcmp((v = cc_main(pf, "milter_default_action", "tempfail")), "accept") == 0)
 	cc_error(cc, "main.cf: milter_default_action = %s: mail passes unchecked while the "
 		 "cmail milter is down (use tempfail)", v);

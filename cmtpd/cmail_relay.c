@@ -25,8 +25,11 @@
  *	(the address of the deposit's signature 2, else -f).
  *
  *	A receipt notice mail (an attachment receiptNotice.xml holding a
- *	SignedReceiptNotice) for a sender on another Cmail server: SEND
- *	NORP to the server of the nexthop domain.
+ *	SignedReceiptNotice) for a sender on another Cmail server: the
+ *	notice must verify (cm_dsig_verify()) with exactly three
+ *	signatures, the first and the third by this server's certificate
+ *	(cmail.conf server_certificate); then SEND NORP to the server of
+ *	the nexthop domain.
  *
  *	Non-delivery: on a permanent failure (5xx from the peer, no Cmail
  *	server for the domain, the peer's certificate refused), or a
@@ -76,6 +79,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/x509.h>
+#include <openssl/evp.h>
 
 #include "cm_log.h"
 #include "cm_limits.h"
@@ -850,6 +854,42 @@ static char *receipt_attachment(RELAY *r, size_t *len)
     return ((char *) xml);
 }
 
+/*
+ * check_receipt - only receipt notices this server countersigned leave:
+ * three valid signatures, the first and the third by our server
+ * certificate (cmail.conf server_certificate), the second the recipient's.
+ */
+static int check_receipt(RELAY *r, xmlDocPtr doc, char *err, size_t errlen)
+{
+    CM_DSIG_REPORT rep;
+    X509   *ours;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char    why[512];
+
+    if ((ours = cm_pem_read_cert(cm_config_str(r->cf, "server_certificate"), why, sizeof(why))) == 0)
+	finish(EX_CONFIG, "server certificate: %s", why);
+    if (!X509_digest(ours, EVP_sha256(), md, &mdlen) || mdlen != 32) {
+	X509_free(ours);
+	finish(EX_TEMPFAIL, "cannot hash the server certificate");
+    }
+    X509_free(ours);
+    if (cm_dsig_verify(doc, r->trust, &rep) < 0) {
+	snprintf(err, errlen, "%s", rep.reason);
+	return (-1);
+    }
+    if (rep.n != 3 || rep.sigs[0].place != CM_DSIG_POSTMARK || rep.sigs[1].place != CM_DSIG_CHALLENGE
+	|| rep.sigs[2].place != CM_DSIG_POSTMARK) {
+	snprintf(err, errlen, "%d signatures, expected server, recipient and countersignature", rep.n);
+	return (-1);
+    }
+    if (memcmp(rep.sigs[0].cert_sha256, md, 32) != 0 || memcmp(rep.sigs[2].cert_sha256, md, 32) != 0) {
+	snprintf(err, errlen, "not signed and countersigned by this server");
+	return (-1);
+    }
+    return (0);
+}
+
 /* relay_receipt - a receipt notice for a sender elsewhere: SEND NORP */
 static void relay_receipt(RELAY *r, char *xml, size_t len)
 {
@@ -858,12 +898,16 @@ static void relay_receipt(RELAY *r, char *xml, size_t len)
     char    why[1024], host[CM_HOSTPORT_MAX];
     int     fail, code;
     CM_NOTICE *n;
+    xmlDocPtr doc = 0;
 
-    if ((n = cm_notice_read(xml, len, 0, r->err, sizeof(r->err))) == 0
+    if ((n = cm_notice_read(xml, len, &doc, r->err, sizeof(r->err))) == 0
 	|| n->type != CM_NOTICE_SIGNED_RECEIPT) {
 	finish(EX_DATAERR, "receiptNotice.xml is not a SignedReceiptNotice%s%s",
 	       n ? "" : ": ", n ? "" : r->err);
     }
+    if (check_receipt(r, doc, why, sizeof(why)) < 0)
+	finish(EX_DATAERR, "%s: receipt notice refused: %s", n->envelope_id, why);
+    xmlFreeDoc(doc);
     msg_info("%s: receipt notice for %s", n->envelope_id, r->domain);
     if ((b64 = cm_base64_encode((unsigned char *) xml, len, 0)) == 0)
 	finish(EX_TEMPFAIL, "out of memory");

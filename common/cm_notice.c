@@ -503,7 +503,9 @@ static int cm_notice_check_reason(const char *s)
 static int cm_notice_check_time(const char *s)
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     size_t  i;
+    int     year;
     int     mon;
     int     day;
 
@@ -513,11 +515,14 @@ static int cm_notice_check_time(const char *s)
 	if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
 	    return (-1);
     }
+    year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     mon = (s[5] - '0') * 10 + (s[6] - '0');
     day = (s[8] - '0') * 10 + (s[9] - '0');
-    if (s[0] == '0' && s[1] == '0' && s[2] == '0' && s[3] == '0')
+    if (year == 0)
 	return (-1);			/* year 0000 is not an xs:dateTime */
-    if (mon < 1 || mon > 12 || day < 1 || day > 31
+    if (mon < 1 || mon > 12 || day < 1
+	|| day > mdays[mon - 1] + (mon == 2 && year % 4 == 0
+				   && (year % 100 != 0 || year % 400 == 0))
 	|| (s[11] - '0') * 10 + (s[12] - '0') > 23
 	|| (s[14] - '0') * 10 + (s[15] - '0') > 59
 	|| (s[17] - '0') * 10 + (s[18] - '0') > 59)

@@ -100,7 +100,8 @@
  *
  *	cm_notice_build() checks the model as strictly as
  *	cm_notice_parse() does and returns a new document: the notices
- *	namespace is the default namespace on the root, and there are no
+ *	namespace is the default namespace on the root (for a
+ *	NonDeliveryNotice CM_NS_EXT is, with CM_NS as prefix c), and there are no
  *	whitespace text nodes anywhere (signatures depend on exact text;
  *	serialise with cm_xml_serialize()). Attribute spellings are the
  *	schema's (CipherEnvelopeKey@Encoding, Certificate@encoding;
@@ -108,7 +109,7 @@
  *
  *	cm_notice_parse() reads a document (from cm_xml_parse()) into a
  *	model, strictly: the root must be one of the six notice elements in
- *	the notices namespace; unknown, missing, misplaced or duplicate
+ *	the notices namespace, or NonDeliveryNotice in CM_NS_EXT; unknown, missing, misplaced or duplicate
  *	elements and unknown attributes are errors; text where elements
  *	belong is an error (whitespace between elements is ignored);
  *	comments and processing instructions are errors; string lengths are

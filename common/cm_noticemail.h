@@ -41,9 +41,10 @@
  *
  *	CM_NOTICEMAIL fields (all strings NUL-terminated, not modified):
  *	from	the sender address (addr-spec, e.g. postmaster@a.test):
- *		required; 1..CM_ADDRESS_MAX printable ASCII characters,
- *		exactly one '@', no space, '<', '>', '"', '(', ')', ',',
- *		';', '\\' or control: otherwise an error (never sanitized).
+ *		required; it must pass cm_addr_valid() (dot-atom local
+ *		part, LDH domain, ASCII, at most CM_ADDRESS_MAX: so no
+ *		space, '<', '>', '"', ',', ';', '\\' or control): otherwise
+ *		an error (an address is never sanitized).
  *	from_name  display name; NULL: "Certified mail". Sanitized like
  *		subject and written as a quoted-string without '"' and '\\'.
  *	to	the recipient address, same rules as from: required.

@@ -24,8 +24,10 @@
  *	temporary file (its X-Cmail-* fields, an empty line and the body as
  *	it streams in); an ordinary message is scanned and forgotten chunk
  *	by chunk. State lives in a connection context (smfi_setpriv) that
- *	owns the message context; xxfi_abort frees the message,
- *	xxfi_close both.
+ *	holds the message state, reset (not allocated) for each message;
+ *	xxfi_abort and the end of message release what a message owns
+ *	(recipients, X-Cmail fields, the temporary file), xxfi_close the
+ *	connection context.
  *--*/
 #include "config.h"
 #include <stdio.h>
@@ -69,18 +71,20 @@ typedef struct {
     int     too_big;
 } CMM_MSG;
 
-/* Per-connection state. */
+/* Per-connection state; the message state lives in it (no allocation per message). */
 typedef struct {
     unsigned long pflags;		/* negotiated protocol flags */
-    CMM_MSG *msg;
+    int     active;			/* msg holds a message (MAIL seen) */
+    CMM_MSG msg;
 } CMM_CONN;
 
-/* msg_free - forget one message */
-static void msg_free(CMM_MSG *m)
+/* msg_end - forget the connection's message, if any */
+static void msg_end(CMM_CONN *c)
 {
+    CMM_MSG *m = &c->msg;
     size_t  i;
 
-    if (m == 0)
+    if (!c->active)
 	return;
     for (i = 0; i < m->nrcpt; i++)
 	free(m->rcpts[i]);
@@ -91,7 +95,14 @@ static void msg_free(CMM_MSG *m)
     }
     if (m->fp)
 	fclose(m->fp);				/* unnamed: the data goes with it */
-    free(m);
+    memset(m, 0, sizeof(*m));
+    c->active = 0;
+}
+
+/* msg_get - the connection's current message, or NULL */
+static CMM_MSG *msg_get(CMM_CONN *c)
+{
+    return (c && c->active ? &c->msg : 0);
 }
 
 /* conn_get - the connection context, created on first use */
@@ -172,12 +183,11 @@ static sfsistat cmm_envfrom(SMFICTX *ctx, char **argv)
     (void) argv;
     if (c == 0)
 	return (no_reply(c, SMFIP_NR_MAIL));
-    msg_free(c->msg);
-    if ((c->msg = calloc(1, sizeof(*c->msg))) == 0)
-	return (no_reply(c, SMFIP_NR_MAIL));
-    c->msg->injection = daemon != 0 && strcmp(daemon, cmm_settings.injection_name) == 0;
-    cmm_scan_init(&c->msg->scan, CM_SEALED_TYPE);
-    cmm_reply_text(c->msg->client, sizeof(c->msg->client), client ? client : "local");
+    msg_end(c);
+    c->active = 1;
+    c->msg.injection = daemon != 0 && strcmp(daemon, cmm_settings.injection_name) == 0;
+    cmm_scan_init(&c->msg.scan, CM_SEALED_TYPE);
+    cmm_reply_text(c->msg.client, sizeof(c->msg.client), client ? client : "local");
     return (no_reply(c, SMFIP_NR_MAIL));
 }
 
@@ -185,7 +195,7 @@ static sfsistat cmm_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat cmm_envrcpt(SMFICTX *ctx, char **argv)
 {
     CMM_CONN *c = smfi_getpriv(ctx);
-    CMM_MSG *m = c ? c->msg : 0;
+    CMM_MSG *m = msg_get(c);
     char    addr[CM_ADDRESS_MAX + 1];
     const char *params;
     char  **grown;
@@ -225,7 +235,7 @@ static sfsistat cmm_envrcpt(SMFICTX *ctx, char **argv)
 static sfsistat cmm_header(SMFICTX *ctx, char *name, char *value)
 {
     CMM_CONN *c = smfi_getpriv(ctx);
-    CMM_MSG *m = c ? c->msg : 0;
+    CMM_MSG *m = msg_get(c);
     CMM_FIELD *f;
 
     if (m == 0 || m->failed || name == 0 || value == 0)
@@ -301,7 +311,7 @@ static int start_file(CMM_MSG *m)
 static sfsistat cmm_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
     CMM_CONN *c = smfi_getpriv(ctx);
-    CMM_MSG *m = c ? c->msg : 0;
+    CMM_MSG *m = msg_get(c);
 
     if (m == 0 || m->failed || m->too_big || m->bad_header[0] || m->bad_rcpt[0])
 	return (no_reply(c, SMFIP_NR_BODY));	/* the verdict is known */
@@ -383,7 +393,7 @@ static int precheck(CMM_MSG *m, CMM_ACTION *action, char *why, size_t whylen)
 static sfsistat cmm_eom(SMFICTX *ctx)
 {
     CMM_CONN *c = smfi_getpriv(ctx);
-    CMM_MSG *m = c ? c->msg : 0;
+    CMM_MSG *m = msg_get(c);
     const char *qid = smfi_getsymval(ctx, "i");
     const char *q = qid && *qid ? qid : "NOQUEUE";
     CMM_VERIFY_REQ req;
@@ -444,8 +454,7 @@ static sfsistat cmm_eom(SMFICTX *ctx)
 	break;
     }
 done:
-    msg_free(m);
-    c->msg = 0;
+    msg_end(c);
     return (ret);
 }
 
@@ -454,10 +463,8 @@ static sfsistat cmm_abort(SMFICTX *ctx)
 {
     CMM_CONN *c = smfi_getpriv(ctx);
 
-    if (c) {
-	msg_free(c->msg);
-	c->msg = 0;
-    }
+    if (c)
+	msg_end(c);
     return (SMFIS_CONTINUE);
 }
 
@@ -467,7 +474,7 @@ static sfsistat cmm_close(SMFICTX *ctx)
     CMM_CONN *c = smfi_getpriv(ctx);
 
     if (c) {
-	msg_free(c->msg);
+	msg_end(c);
 	free(c);
 	smfi_setpriv(ctx, 0);
     }

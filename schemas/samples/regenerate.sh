@@ -5,7 +5,8 @@
 #
 # Makes a throw-away test PKI (`cmail pki init`, 36500 days so the samples keep verifying),
 # builds and signs one notice of each of the six types with test/tools/notice_tool (cm_notice +
-# cm_dsig), checks each with xmllint --schema and xmlsec1 --verify, then keeps ONLY the notices and
+# cm_dsig), plus Cmail's own NonDeliveryNotice (extensions/, schema cmail-extensions.xsd),
+# checks each with xmllint --schema and xmlsec1 --verify, then keeps ONLY the notices and
 # the CA certificate (sample-ca.pem). Every private key is deleted with the scratch directory:
 # never commit a private key. Needs a built tree (`make && make -C test tools/notice_tool`).
 set -eu
@@ -26,7 +27,7 @@ BK=$P/users/bob@example.org.key BC=$P/users/bob@example.org.pem
 ENTS=(--from alice@example.org --cert "$AC" --to bob@example.org --cert "$BC")
 ANSWER=$(printf 'sample answer' | openssl dgst -sha256 -binary | openssl base64 -A)
 q() { "$NT" "$@" >/dev/null; }
-O=$W/out; mkdir "$O"
+O=$W/out; mkdir -p "$O/extensions"
 q build deposit "$W/d0.xml" --envelope-id sample-1
 q sign "$W/d0.xml" "$O/deposit-notice.xml" --key "$SK" --cert "$SC" --place postmark
 q promote "$O/deposit-notice.xml" "$W/d1.xml" "${ENTS[@]}"
@@ -41,15 +42,22 @@ q promote "$O/receipt-notice.xml" "$W/r1.xml"
 q respond "$W/r1.xml" "$W/r2.xml" --answer "$ANSWER"
 q sign "$W/r2.xml" "$W/r3.xml" --key "$BK" --cert "$BC" --place challenge
 q sign "$W/r3.xml" "$O/signed-receipt-notice.xml" --key "$SK" --cert "$SC" --place postmark
+q nondelivery "$O/signed-deposit-notice.xml" "$W/n0.xml" --rcpt bob@example.org \
+  --reason 'mail.example.net said 550 5.1.1 <bob@example.org>: no such user' --time 1795000000
+q sign "$W/n0.xml" "$O/extensions/nondelivery-notice.xml" --key "$SK" --cert "$SC" --place postmark
 cp "$P/ca.pem" "$O/sample-ca.pem"
 # check before replacing anything
-for f in "$O"/*.xml; do
-  xmllint --noout --schema "$CMAIL_SCHEMA_DIR/x1341-notices.xsd" "$f" 2>/dev/null
+for f in "$O"/*.xml "$O"/extensions/*.xml; do
+  case $f in */extensions/*) xsd=cmail-extensions.xsd;; *) xsd=x1341-notices.xsd;; esac
+  xmllint --noout --schema "$CMAIL_SCHEMA_DIR/$xsd" "$f" >/dev/null 2>&1 \
+    || { echo "regenerate.sh: $(basename "$f") does not validate against $xsd" >&2; exit 1; }
   for n in $(grep -o 'Id="cmail-sig-[0-9]*"' "$f" | sed 's/[^0-9]//g'); do
     xmlsec1 --verify --trusted-pem "$O/sample-ca.pem" --node-xpath "//*[@Id='cmail-sig-$n']" "$f" >/dev/null 2>&1 \
       || { echo "regenerate.sh: $(basename "$f") signature $n does not verify" >&2; exit 1; }
   done
 done
-if grep -lE 'BEGIN [A-Z ]*PRIVATE KEY' "$O"/* >/dev/null 2>&1; then echo "regenerate.sh: a private key in the output" >&2; exit 1; fi
+if grep -rlE 'BEGIN [A-Z ]*PRIVATE KEY' "$O" >/dev/null 2>&1; then echo "regenerate.sh: a private key in the output" >&2; exit 1; fi
 cp "$O"/*.xml "$O/sample-ca.pem" "$here/"
-echo "regenerate.sh: wrote $(ls "$O"/*.xml | wc -l) notices and sample-ca.pem to $here (keys deleted)"
+mkdir -p "$here/extensions"
+cp "$O"/extensions/*.xml "$here/extensions/"
+echo "regenerate.sh: wrote $(ls "$O"/*.xml "$O"/extensions/*.xml | wc -l) notices and sample-ca.pem to $here (keys deleted)"

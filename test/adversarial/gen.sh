@@ -106,11 +106,11 @@ EOF
 
 # adv_issue DIR OUT EXT [openssl ca options...]: a user certificate for alice issued by DIR's CA
 adv_issue() {
-  local d=$1 out=$2 ext=$3
+  local d=$1 out=$2 ext=$3 w=$1/openssl/$(basename "$2")
   shift 3
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out.key" 2>/dev/null &&
-  openssl req -config "$d/openssl/ca.cnf" -new -key "$out.key" -subj "$ADV_USER_DN" -out "$out.csr" 2>/dev/null &&
-  openssl ca -batch -config "$d/openssl/ca.cnf" -preserveDN -extensions "$ext" -in "$out.csr" -out "$out" "$@" \
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$w.key" 2>/dev/null &&
+  openssl req -config "$d/openssl/ca.cnf" -new -key "$w.key" -subj "$ADV_USER_DN" -out "$w.csr" 2>/dev/null &&
+  openssl ca -batch -config "$d/openssl/ca.cnf" -preserveDN -extensions "$ext" -in "$w.csr" -out "$out" "$@" \
     >/dev/null 2>&1
 }
 
@@ -126,8 +126,9 @@ adv_generate() {
   AK=$P/users/alice@example.org.key AC=$P/users/alice@example.org.pem
   BK=$P/users/bob@example.org.key BC=$P/users/bob@example.org.pem
   CK=$P/users/carol@example.org.key CC=$P/users/carol@example.org.pem
-  # The same CA after revoking bob: its CRL only (the other cases use the clean one).
+  # The same CA after revoking bob and alice: its CRL only (the other cases use the clean one).
   cp -a "$P" "$g/pki-revoked" && "$CMAIL" pki revoke "$g/pki-revoked" bob@example.org >/dev/null 2>&1 \
+    && "$CMAIL" pki revoke "$g/pki-revoked" alice@example.org >/dev/null 2>&1 \
     || { echo "adv_generate: cmail pki revoke failed" >&2; return 1; }
 
   # --- genuine notices (the base of every notice case) ---------------------------------------------
@@ -183,10 +184,10 @@ adv_generate() {
   sed 's#<DigitalPostmark #<!-- x --><DigitalPostmark #' "$n/deposit.xml" >"$g/comment-injected.xml"
 
   # --- signers: untrusted, wrong party, another recipient's answer, swapped KeyInfo ---------------------
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$g/rogue.key" -out "$g/rogue.pem" -days 2 \
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$n/rogue.key" -out "$n/rogue.pem" -days 2 \
     -subj "/O=Cmail Test Organisation/CN=mail.example.org" -addext "subjectAltName=email:postmaster@example.org" \
     -addext "certificatePolicies=0.0.24.1341.2.1" >/dev/null 2>&1
-  "$NT" sign "$n/d0.xml" "$g/untrusted-signer.xml" --key "$g/rogue.key" --cert "$g/rogue.pem" --place postmark >/dev/null 2>&1
+  "$NT" sign "$n/d0.xml" "$g/untrusted-signer.xml" --key "$n/rogue.key" --cert "$n/rogue.pem" --place postmark >/dev/null 2>&1
   # the postmark signed by alice: her certificate is valid, but she is not a server
   "$NT" sign "$n/d0.xml" "$g/wrong-party-postmark.xml" --key "$AK" --cert "$AC" --place postmark >/dev/null 2>&1
   # the sender's signature made by bob
@@ -229,9 +230,9 @@ adv_generate() {
   adv_issue "$P" "$g/cert-wrong-ku.pem" ext_user_ku &&
   adv_issue "$P" "$g/cert-ca-flag.pem" ext_user_ca || { echo "adv_generate: openssl ca failed" >&2; return 1; }
   cp "$BC" "$g/cert-wrong-address.pem"
-  cp "$BC" "$g/cert-revoked.pem"
+  cp "$AC" "$g/cert-revoked.pem"
   cp "$SC" "$g/cert-server-as-user.pem"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$g/selfsigned.key" -out "$g/cert-self-signed.pem" -days 30 \
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$n/selfsigned.key" -out "$g/cert-self-signed.pem" -days 30 \
     -subj "$ADV_USER_DN" -addext "subjectAltName=email:alice@example.org" \
     -addext "keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment" \
     -addext "extendedKeyUsage=emailProtection" -addext "certificatePolicies=0.0.24.1341.2.2" >/dev/null 2>&1
@@ -239,11 +240,16 @@ adv_generate() {
   "$CMAIL" pki init "$g/evil" --domain example.org --user alice@example.org >/dev/null 2>&1 &&
   cp "$g/evil/users/alice@example.org.pem" "$g/cert-untrusted-ca.pem" || return 1
   # the right certificate, its signature bits flipped
-  openssl x509 -in "$AC" -outform DER >"$g/alice.der" &&
-  perl -0777 -pe 'substr($_, -5, 1) = chr(ord(substr($_, -5, 1)) ^ 0xff)' "$g/alice.der" >"$g/cert-bad-signature.der"
-  head -c 200 "$g/alice.der" >"$g/cert-truncated.der"
+  openssl x509 -in "$AC" -outform DER >"$n/alice.der" &&
+  perl -0777 -pe 'substr($_, -5, 1) = chr(ord(substr($_, -5, 1)) ^ 0xff)' "$n/alice.der" >"$g/cert-bad-signature.der"
+  head -c 200 "$n/alice.der" >"$g/cert-truncated.der"
   { echo '-----BEGIN CERTIFICATE-----'; head -c 3000000 /dev/zero | openssl base64; echo '-----END CERTIFICATE-----'; } \
     >"$g/cert-oversized.pem"
-  for f in "$g"/*.xml "$g"/cert-*; do [ -s "$f" ] || { echo "adv_generate: $f was not made" >&2; return 1; }; done
+  # --- DATA bodies for the CMTP transcripts (dot-stuffed, terminated) -------------------------------
+  { printf 'From: alice@example.org\r\nTo: bob@example.org\r\n\r\n'
+    for i in $(seq 400); do printf '%075d\r\n' "$i"; done; printf '.\r\n'; } >"$g/data-big.txt"
+  { printf 'From: alice@example.org\r\nTo: bob@example.org\r\n\r\n%s\r\n.\r\n' "$(head -c 1200 /dev/zero | tr '\0' y)"; } \
+    >"$g/data-longline.txt"
+  for f in "$g"/*.xml "$g"/cert-* "$g"/data-*.txt; do [ -s "$f" ] || { echo "adv_generate: $f was not made" >&2; return 1; }; done
   return 0
 }

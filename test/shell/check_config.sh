@@ -14,6 +14,7 @@ done
 
 D=example.org
 P=$T/pki
+chmod 0711 "$T"		# cmail-notary drops to nobody: it must reach $T/cfg
 "$CMAIL" pki init "$P" --domain $D --user alice@$D --user bob@$D >/dev/null || { not_ok "pki init"; cm_done; exit 1; }
 "$CMAIL" pki init "$T/pki2" --domain other.test --user eve@other.test >/dev/null || { not_ok "pki init 2"; cm_done; exit 1; }
 mkdir -p "$T/keys" "$T/bin"
@@ -35,7 +36,7 @@ good() {
   mkdir -p "$T/cfg/certs" "$T/cfg/run" "$T/cfg/spool" "$T/cfg/notary" "$T/cfg/modules" \
     "$PF" "$T/cfg/dovecot"
   chmod 0755 "$T/cfg" "$T/cfg/run"
-  chown nobody "$T/cfg/notary"
+  chown nobody "$T/cfg/notary" "$T/cfg/run"
   cp "$P/users/alice@$D.pem" "$P/users/bob@$D.pem" "$T/cfg/certs/"
   install -m 0600 "$P/server.key" "$T/cfg/server.key"
   install -m 0600 "$T/keys/seal.key" "$T/cfg/seal.key"
@@ -92,7 +93,7 @@ $REL inet n  -       n       -       -       smtpd
   -o smtpd_client_restrictions=permit_mynetworks,reject
   -o mynetworks=127.0.0.0/8
 cmail-relay unix -     n       n       -       -       pipe
-  flags=Rq user=cmail argv=/usr/lib/cmail/cmail-relay -c $C -f \${sender} -d \${nexthop} -- \${recipient}
+  flags=Rq user=cmail argv=/usr/libexec/cmail/cmail-relay -c $C -f \${sender} -d \${nexthop} -- \${recipient}
 EOF
   cat > "$DC" <<EOF
 base_dir = $T/cfg/dovecot
@@ -118,9 +119,12 @@ plugin {
 EOF
 }
 
+# SCOPE: options for every run (--no-postfix/--no-dovecot: each section of the
+# test checks only the part it breaks, which keeps the test fast on a busy machine)
+SCOPE=
 # cc [ARGS...]: run check-config on the setup, output in $T/cc.out, status in $rc
 cc() {
-  "$CMAIL" check-config -c "$C" --postfix-config "$PF" --dovecot-config "$DC" "$@" >"$T/cc.out" 2>&1
+  "$CMAIL" check-config -c "$C" --postfix-config "$PF" --dovecot-config "$DC" $SCOPE "$@" >"$T/cc.out" 2>&1
   rc=$?
 }
 
@@ -164,11 +168,12 @@ check_output "unreachable notary socket is a warning" \
 check_output "unreachable milter socket is a warning" \
   "^warning: milter_socket unix:$T/cfg/run/milter.sock not reachable" cat "$T/cc.out"
 check_output "a relay binary not installed yet is a warning" \
-  "^warning: master.cf: pipe service cmail-relay .*/usr/lib/cmail/cmail-relay is not executable" cat "$T/cc.out"
+  "^warning: master.cf: pipe service cmail-relay .*/usr/libexec/cmail/cmail-relay is not executable" cat "$T/cc.out"
 clean "-v prints the checks that passed" "^ok: server certificate .*Annex C.2" -v
 check_output "-v: the injection listener is found" "^ok: master.cf: injection listener $INJ" cat "$T/cc.out"
 
 # --- cmail.conf -------------------------------------------------------------
+SCOPE="--no-postfix --no-dovecot"
 good; echo "tls_keyfile = /x" >> "$C"
 broken "unknown key: file and line" "^error: $C:20: unknown parameter 'tls_keyfile'$"
 good; sed -i '2i recipient_limit = many' "$C"; echo "bogus line" >> "$C"; echo "foo = 1" >> "$C"
@@ -194,6 +199,13 @@ good; rm "$T/cfg/seal.key"
 broken "seal key missing" "^error: seal_key missing: $T/cfg/seal.key does not exist"
 good; echo "not hex" > "$T/cfg/seal.key"
 broken "seal key unparsable" "^error: seal_key $T/cfg/seal.key: "
+good; install -m 0600 "$T/keys/seal2.key" "$T/cfg/old.key"; echo "seal_key_previous = $T/cfg/old.key" >> "$C"
+clean "a previous seal key (rotation)" "" -v
+check_output "... is shown with -v" "^ok: seal_key_previous $T/cfg/old.key: key id [0-9a-f]{16} \(unseals only\)" cat "$T/cc.out"
+chmod 0640 "$T/cfg/old.key"
+broken "a previous seal key group-readable" "^error: key file $T/cfg/old.key \(seal_key_previous\) is group/world readable"
+good; echo "seal_key_previous = $T/cfg/seal.key" >> "$C"
+broken "the seal key listed as previous" "^error: seal_key_previous $T/cfg/seal.key: key id [0-9a-f]{16} is the seal_key itself"
 good; ln -sf "$T/keys/seal.key" "$T/cfg/seal-link.key"; sed -i "s|^seal_key = .*|seal_key = $T/cfg/seal-link.key|" "$C"
 broken "seal key behind a symbolic link" "^error: seal_key $T/cfg/seal-link.key: a symbolic link"
 good; sed -i "s|^server_certificate = .*|server_certificate = $T/pki2/server.pem|" "$C"
@@ -220,6 +232,10 @@ clean "a private key in the certificate directory is a warning" \
   "^warning: certificate_directory: alice@$D.key is a private key"
 good; "$CMAIL" pki revoke "$P" bob@$D >/dev/null; cp "$P/crl.pem" "$T/cfg/crl.pem"
 clean "a revoked user certificate is a warning" "^warning: certificate_directory: bob@$D.pem: revocation"
+good; echo "cmail_relay_map = b.test" >> "$C"
+broken "a bad cmail_relay_map" "^error: cmail_relay_map: bad entry 'b.test'"
+good; echo "cmail_relay_map = b.test=127.0.0.3:10587, c.test=[mx.c.test]:10587" >> "$C"
+clean "a good cmail_relay_map"
 good; sed -i "s|^notary_user = .*|notary_user = no-such-user-cmail|" "$C"
 broken "notary_user unknown" "^error: notary_user no-such-user-cmail: no such user"
 good; sed -i "s|^tls_key = .*|tls_key = $T/cfg/tls2.key|" "$C"
@@ -229,6 +245,7 @@ good; echo "schema_directory = $T/cfg" >> "$C"
 broken "schema directory without the schema" "^error: schema_directory $T/cfg: no readable x1341-notices.xsd"
 
 # --- main.cf ----------------------------------------------------------------
+SCOPE=--no-dovecot
 good; sed -i '/^smtpd_milters/d' "$PF/main.cf"
 broken "main.cf without smtpd_milters" "^error: main.cf: smtpd_milters lacks the cmail milter"
 good; sed -i "s|^smtpd_milters = .*|smtpd_milters = inet:127.0.0.1:8891, unix:/elsewhere.sock|" "$PF/main.cf"
@@ -237,13 +254,19 @@ good; sed -i "s|^smtpd_milters = .*|smtpd_milters = inet:127.0.0.1:8891, { unix:
 clean "main.cf: the cmail milter among others, with settings"
 good; sed -i "s|^smtpd_milters = .*|cmail_milter = unix:$T/cfg/run/milter.sock\nsmtpd_milters = \$cmail_milter|" "$PF/main.cf"
 clean "main.cf: the milter through a \$parameter"
-good; sed -i "s|milter.sock|chroot.sock|; s|^queue_directory = .*|queue_directory = $T/cfg|" "$C" "$PF/main.cf"
-sed -i "s|^milter_socket = .*|milter_socket = unix:$T/cfg/cmail/milter.sock|" "$C"
-sed -i "s|unix:$T/cfg/run/chroot.sock|unix:/cmail/milter.sock|" "$PF/main.cf"
-sed -i "s|unix:$T/cfg/run/milter.sock|unix:/cmail/milter.sock|" "$PF/master.cf"
-clean "chroot-relative milter paths count"
+good; sed -i "s|^milter_socket = .*|milter_socket = unix:$T/cfg/spool/cmail/milter.sock|" "$C"
+sed -i "s|unix:$T/cfg/run/milter.sock|unix:/cmail/milter.sock|" "$PF/main.cf" "$PF/master.cf"
+clean "chroot-relative milter paths count (queue_directory prefix)"
+sed -i "s|^queue_directory = .*|queue_directory = $T/elsewhere|" "$PF/main.cf"
+broken "... but only below queue_directory" "^error: main.cf: smtpd_milters lacks the cmail milter"
 good; sed -i '/^non_smtpd_milters/d' "$PF/main.cf"
 broken "main.cf without non_smtpd_milters" "^error: main.cf: non_smtpd_milters lacks the cmail milter"
+good; echo "maximal_queue_lifetime = 2d" >> "$PF/main.cf"; echo "relay_lifetime = 172800" >> "$C"
+clean "relay_lifetime not below maximal_queue_lifetime is a warning" \
+  "^warning: cmail.conf relay_lifetime \(172800s\) is not below main.cf maximal_queue_lifetime \(172800s\)"
+sed -i 's/^relay_lifetime = .*/relay_lifetime = 86400/' "$C"
+cc
+if grep -q "relay_lifetime" "$T/cc.out"; then not_ok "relay_lifetime below maximal_queue_lifetime"; else ok "relay_lifetime below maximal_queue_lifetime"; fi
 good; sed -i 's/^milter_default_action = .*/milter_default_action = accept/' "$PF/main.cf"
 broken "milter_default_action = accept" "^error: main.cf: milter_default_action = accept"
 good; sed -i 's|^  -o syslog_name=postfix/submission|&\n  -o smtpd_milters=inet:127.0.0.1:8891|' "$PF/master.cf"
@@ -299,9 +322,10 @@ broken "cmail-relay without \${nexthop}" "^error: master.cf: pipe service cmail-
 good; sed -i 's/^compatibility_level.*/compatibility_level = 3.6\nbroken_line/' "$PF/main.cf"
 broken "postconf failing is reported" "^error: postfix: postconf -c $PF -xn failed: "
 good; sed -i '/^smtpd_milters/d' "$PF/main.cf"
-clean "--no-postfix skips Postfix" "" --no-postfix
+SCOPE= clean "--no-postfix skips Postfix" "" --no-postfix
 
 # --- dovecot ----------------------------------------------------------------
+SCOPE=--no-postfix
 good; sed -i 's/\$mail_plugins cmail/$mail_plugins/' "$DC"
 broken "protocol pop3 without the cmail plugin" "^error: dovecot: protocol pop3 does not load the cmail plugin"
 good; sed -i "/cmail_config/d" "$DC"
@@ -320,15 +344,17 @@ clean "unreachable submission host is a warning" \
   "^warning: dovecot: plugin \{ cmail_submission_host = 127.0.0.1:1 \} not reachable"
 good; echo "bogus_setting = 1" >> "$DC"
 broken "doveconf failing is reported" "^error: dovecot: doveconf -c $DC failed: .*bogus_setting"
-clean "--no-dovecot skips Dovecot" "" --no-dovecot
+SCOPE= clean "--no-dovecot skips Dovecot" "" --no-dovecot
 
-# --- two problems at once: both reported ------------------------------------
+# --- several problems at once: all reported ---------------------------------
+SCOPE=
 good; chmod 0644 "$T/cfg/server.key"; sed -i '/^cmail-relay/,+1d' "$PF/master.cf"; sed -i "/cmail_config/d" "$DC"
 broken "three problems: the key" "^error: key file $T/cfg/server.key"
 check_output "three problems: the pipe service" "^error: master.cf: no cmail-relay pipe service" cat "$T/cc.out"
 check_output "three problems: dovecot" "^error: dovecot: plugin \{ cmail_config \} is not set" cat "$T/cc.out"
 
 # --- a running notary: PING, and a seal key rotated on disk but not loaded --
+SCOPE="--no-postfix --no-dovecot"
 good
 "$NOTARY" -f -c "$C" >"$T/notary.log" 2>&1 &
 NPID=$!

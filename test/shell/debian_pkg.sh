@@ -26,22 +26,22 @@ pkg_present() {
   dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -Eq ' (installed|config-files|half-installed|unpacked|half-configured|triggers-awaited|triggers-pending)$'
 }
 why=""
-if [ -n "${CMAIL_IN_DEB_BUILD:-}" ]; then why="not inside a Debian package build"
-elif [ "$(id -u)" -ne 0 ]; then why="root (installs and purges packages)"
-elif ! command -v dpkg-buildpackage >/dev/null; then why="dpkg-buildpackage (apt-get install dpkg-dev)"
-elif ! command -v dh >/dev/null; then why="debhelper (apt-get install debhelper)"
-elif ! command -v lintian >/dev/null; then why="lintian (apt-get install lintian)"
-elif ! command -v apt-get >/dev/null; then why="apt-get"
-elif [ ! -f "$top_srcdir/debian/control" ]; then why="debian/ in the source tree"
-elif [ -e /etc/cmail ] || [ -e /var/lib/cmail ]; then why="no /etc/cmail or /var/lib/cmail on this machine (not ours to purge)"
+if [ -n "${CMAIL_IN_DEB_BUILD:-}" ]; then why="not run inside a Debian package build"
+elif [ "$(id -u)" -ne 0 ]; then why="needs root (installs and purges packages)"
+elif ! command -v dpkg-buildpackage >/dev/null; then why="needs dpkg-buildpackage (apt-get install dpkg-dev)"
+elif ! command -v dh >/dev/null; then why="needs debhelper (apt-get install debhelper)"
+elif ! command -v lintian >/dev/null; then why="needs lintian (apt-get install lintian)"
+elif ! command -v apt-get >/dev/null; then why="needs apt-get"
+elif [ ! -f "$top_srcdir/debian/control" ]; then why="needs debian/ in the source tree"
+elif [ -e /etc/cmail ] || [ -e /var/lib/cmail ]; then why="/etc/cmail or /var/lib/cmail exists on this machine (not ours to purge)"
 else
   for p in $PKGS; do
     if pkg_present "$p"; then
-      why="no Cmail package installed here ($p is; not ours to purge)"
+      why="$p is installed here (not ours to purge)"
     fi
   done
 fi
-if [ -n "$why" ]; then skip "needs $why"; cm_done; exit 0; fi
+if [ -n "$why" ]; then skip "$why"; cm_done; exit 0; fi
 
 export DEBIAN_FRONTEND=noninteractive
 now() { date +%s; }
@@ -52,6 +52,11 @@ getent passwd cmail >/dev/null && user_existed=yes
 watched="/etc/postfix/main.cf /etc/postfix/master.cf /etc/dovecot/dovecot.conf"
 sums() { local f; for f in $watched; do [ -f "$f" ] && sha256sum "$f"; done; }
 sums > "$T/sums.before"
+# dovecot-core restarts the system Dovecot when its module directory changes
+# (a dpkg trigger); if it was not running before, it is stopped again after purge.
+sys_dovecot() { [ -f /run/dovecot/master.pid ] && kill -0 "$(cat /run/dovecot/master.pid)" 2>/dev/null; }
+dovecot_was=no
+sys_dovecot && dovecot_was=yes
 
 # pkg_purge: purge the packages, then what purge keeps by design; once.
 purged=no
@@ -61,6 +66,9 @@ pkg_purge() {
   apt-get purge -y -q $PKGS >"$T/purge.log" 2>&1 || dpkg --purge $PKGS >>"$T/purge.log" 2>&1
   cp -a /etc/cmail "$T/etc-cmail.after-purge" 2>/dev/null
   rm -rf /etc/cmail /var/lib/cmail /var/spool/cmail
+  if [ "$dovecot_was" = no ] && sys_dovecot; then
+    systemctl stop dovecot >/dev/null 2>&1 || service dovecot stop >/dev/null 2>&1 || true
+  fi
   if [ "$user_existed" = no ]; then
     getent passwd cmail >/dev/null && deluser --system cmail >>"$T/purge.log" 2>&1
     getent group cmail >/dev/null && delgroup --system cmail >>"$T/purge.log" 2>&1
@@ -178,6 +186,9 @@ check_output "postinst says it made the seal key" "seal key written to /etc/cmai
 check_output "postinst prints the main.cf lines to add" "^ +smtpd_milters = unix:/run/cmail/milter.sock" cat "$T/install.log"
 check_output "postinst prints the master.cf lines to add" "^ +10587 +inet .*spawn" cat "$T/install.log"
 check_output "postinst prints the dovecot.conf lines to add" "^ +mail_plugins = \\\$mail_plugins cmail" cat "$T/install.log"
+# What the admin reads on installation (postinst), in this test's log.
+sed -n '/^Cmail is installed/,/^The same steps/p; /^The Cmail CPOP plugin/,/so that it reaches/p' \
+  "$T/install.log" | sed 's/^/# postinst: /'
 sums > "$T/sums.installed"
 check "postinst changed neither main.cf, master.cf nor dovecot.conf" cmp "$T/sums.before" "$T/sums.installed"
 key_sum=$(sha256sum < /etc/cmail/private/seal.key)
@@ -256,5 +267,6 @@ check_fails "nothing of Cmail is left in /etc, /var/lib, /var/spool" \
   sh -c 'ls -d /etc/cmail /var/lib/cmail /var/spool/cmail 2>/dev/null | grep -q .'
 sums > "$T/sums.after"
 check "main.cf, master.cf and dovecot.conf are as before" cmp "$T/sums.before" "$T/sums.after"
+[ "$dovecot_was" = no ] && check_fails "the system Dovecot is not left running" sys_dovecot
 echo "# times: build ${t_build}s, lintian ${t_lintian}s, install ${t_install}s, e2e ${t_e2e}s, purge ${t_purge}s, total $(( $(now) - t_start ))s"
 cm_done

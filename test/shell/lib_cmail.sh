@@ -74,7 +74,7 @@ cmail_start_milter() {
   "$MILTER" -f -p "unix:$T/run/milter.sock" -c "$CMAIL_CONF" -L "$T/milter.log" >>"$T/milter.out" 2>&1 &
   MILTER_PID=$!
   cm_on_exit "kill $MILTER_PID 2>/dev/null"
-  for i in $(seq 50); do [ -S "$T/run/milter.sock" ] && break; sleep 0.1; done
+  for i in $(seq $((MTA_TIMEOUT * 10))); do [ -S "$T/run/milter.sock" ] && break; sleep 0.1; done
   chmod 0666 "$T/run/milter.sock"
 }
 
@@ -121,6 +121,7 @@ evidence_database = $T/notary/evidence.db
 spool_directory = $T/spool
 injection_address = $a:$INJ_PORT
 milter_socket = unix:$T/run/milter.sock
+milter_socket_mode = 0666
 milter_injection_name = cmail-inject
 smtp_timeout = 30
 schema_directory = $CMAIL_SCHEMA_DIR
@@ -136,7 +137,7 @@ EOC
   NOTARY_PID=$!
   cm_on_exit "kill $NOTARY_PID 2>/dev/null"
   cmail_start_milter
-  for i in $(seq 50); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
+  for i in $(seq $((MTA_TIMEOUT * 10))); do [ -S "$T/run/notary.sock" ] && break; sleep 0.1; done
   [ -S "$T/run/notary.sock" ] || { mta_diag "cmail-notary did not start"; sed 's/^/#   /' "$T/notary.log" >&2; return 1; }
   # The CPOP plugin runs as the mail user: it must reach the notary too.
   chmod 0666 "$T/run/notary.sock"

@@ -39,7 +39,7 @@ if ! cmail_stack_start; then not_ok "the Cmail stack starts"; mta_log_tail 40; c
 ok "the Cmail stack starts (cmtpd under spawn, Dovecot pop3 with the CPOP plugin)"
 # Postfix spawn(8) runs at most default_process_limit (100) cmtpd at once: the
 # cmtp service of this test gets room for the sessions.
-postconf -c "$POSTFIX_CONF" -F "127.0.0.1:$CMTP_PORT/inet/maxproc=$(( NCMTP + 50 ))" &&
+postconf -c "$POSTFIX_CONF" -F "127.0.0.1:$CMTP_PORT/inet/process_limit=$(( NCMTP + 50 ))" &&
   postfix_reload
 check_output "the cmtp spawn service allows $(( NCMTP + 50 )) processes" "inet +n +n +n +- +$(( NCMTP + 50 )) +spawn" \
   postconf -c "$POSTFIX_CONF" -M "127.0.0.1:$CMTP_PORT/inet"
@@ -62,6 +62,21 @@ sample() {
     $2 == dm && $4 == "pop3-login" { ln++; lr += $3 }
     END { printf "cmtpd %d %d pop3 %d %d login %d %d\n", cn, cr, pn, pr, ln, lr }'
 }
+# pss: the sum of Pss (shared pages counted once) of this test's cmtpd, pop3 and
+# pop3-login processes
+pss() {
+  local dm k
+  dm=$(cat "$T/dovecot/run/master.pid" 2>/dev/null)
+  ps -e -o pid=,ppid=,comm=,args= 2>/dev/null | awk -v dm="${dm:-none}" -v c="$CMTPD -c $CMAIL_CONF" '
+    index(substr($0, index($0, $4)), c) == 1 { print $1 > "'"$T"'/pids.cmtpd"; next }
+    $2 == dm && $3 == "pop3" { print $1 > "'"$T"'/pids.pop3"; next }
+    $2 == dm && $3 == "pop3-login" { print $1 > "'"$T"'/pids.login" }'
+  for k in cmtpd pop3 login; do
+    printf '%s %s KB; ' "$k" "$(sed 's|.*|/proc/&/smaps_rollup|' "$T/pids.$k" 2>/dev/null |
+      xargs -r awk '/^Pss:/ { s += $2 } END { print s + 0 }' 2>/dev/null)"
+    rm -f "$T/pids.$k"
+  done
+}
 check_output "the sampler sees no session yet" "^cmtpd 0 0 pop3 0 0" sample
 
 echo "# $NCMTP CMTP + $NCPOP CPOP sessions held for $SECS s (LOAD_SECONDS), idle timeout $IDLE s"
@@ -76,13 +91,22 @@ LG1=$!
 LG2=$!
 cm_on_exit "kill $LG1 $LG2 2>/dev/null"
 : > "$T/samples"
+pss_done=
 while kill -0 "$LG1" 2>/dev/null || kill -0 "$LG2" 2>/dev/null; do
   echo "$(( $(date +%s) - t0 )) $(sample)" >> "$T/samples"
+  # Once, in the middle of the hold: the proportional set size (shared pages
+  # counted once), the memory these processes really cost.
+  if [ -z "$pss_done" ] && [ $(( $(date +%s) - t0 )) -ge $(( SECS / 2 + 3 )) ]; then
+    pss_done=1
+    echo "# PSS in the middle of the hold: $(pss)"
+  fi
   sleep 1
 done
 wait "$LG1"; rc1=$?
 wait "$LG2"; rc2=$?
 elapsed=$(( $(date +%s) - t0 ))
+echo "# samples (seconds, processes and KB RSS of cmtpd, pop3, pop3-login):"
+awk '{ printf "#   %s\n", $0 }' "$T/samples"
 sed 's/^/# /' "$T/cmtp.out" | tail -12
 sed 's/^/# /' "$T/cpop.out" | tail -12
 check "all $NCMTP CMTP sessions succeeded (0 failures)" test "$rc1" -eq 0
@@ -94,6 +118,8 @@ check_output "every idle CMTP session was closed by cmtpd (smtp_timeout $IDLE s)
 peak=$(awk '{ if ($3 > a) a = $3; if ($6 > b) b = $6; if ($4 > c) c = $4; if ($7 > d) d = $7 }
   END { print a + 0, c + 0, b + 0, d + 0 }' "$T/samples")
 read -r cmax cmaxkb pmax pmaxkb <<<"$peak"
+lpeak=$(awk '{ if ($9 > a) a = $9; if ($10 > b) b = $10 } END { print a + 0, b + 0 }' "$T/samples")
+echo "# peak pop3-login (TLS proxies): $lpeak (processes, KB RSS)"
 echo "# peak: $cmax cmtpd processes, $cmaxkb KB RSS together; $pmax pop3 processes, $pmaxkb KB RSS together"
 avg() { [ "$1" -gt 0 ] && echo $(( $2 / $1 )) || echo 0; }
 echo "# per process at the peak: cmtpd $(avg "$cmax" "$cmaxkb") KB, pop3 $(avg "$pmax" "$pmaxkb") KB"

@@ -2,11 +2,16 @@
 # notice_xmlsec.sh - notices signed by our code (cm_dsig, through test/tools/notice_tool) checked
 # with the independent tools xmllint and xmlsec1; notices signed with the xmlsec1 command accepted by
 # `cmail verify`; tampering, moved/duplicated/wrapping signatures and foreign keys rejected
-# (PROFILE.md section 6, issue 3).
+# (PROFILE.md section 6, issue 3). Cmail's NonDeliveryNotice (schemas/cmail-extensions.xsd, issue 6):
+# built by cm_notice, signed by cm_dsig, the xmlsec1 command and a live cmail-notary (SIGN postmark),
+# checked by xmllint, xmlsec1 and cmail verify, tampering rejected; notice mails composed by
+# cm_noticemail (notice_tool mail) read back by cmail verify and by perl's MIME::Base64.
 . "$top_srcdir/test/shell/lib.sh"
 NT=$top_builddir/test/tools/notice_tool
 XSD=$CMAIL_SCHEMA_DIR/x1341-notices.xsd
+XSD_EXT=$CMAIL_SCHEMA_DIR/cmail-extensions.xsd
 NS=http://www.itu.int/xml-namespace/itu-t/x.1341/x-cmail-notices
+NS_EXT=urn:x-cmail:notices:extension:1
 for tool in xmlsec1 xmllint openssl perl; do
   if ! command -v $tool >/dev/null; then skip "$tool not installed"; cm_done; exit; fi
 done
@@ -260,6 +265,165 @@ rejected "Response changed after the recipient signed is rejected" "$T/t-resp.xm
 check "changed Response: xmlsec1 still accepts the server's signature 1" xsec "$T/t-resp.xml" 1
 check_fails "changed Response: xmlsec1 rejects the recipient's signature 2" xsec "$T/t-resp.xml" 2
 check_fails "changed Response: xmlsec1 rejects the countersignature 3" xsec "$T/t-resp.xml" 3
+
+# --- the non-delivery notice (Cmail extension, issue 6) -------------------------------------------
+ND=$T/nd
+mkdir -p "$ND"
+nt nondelivery "$D/signed-deposit.xml" "$ND/nd0.xml" --rcpt bob@example.org --rcpt carol@example.org \
+  --reason 'b.example said 550 5.1.1 <bob@example.org>: no such user & gone' --time 1795000000 \
+  && ok "notice_tool builds a NonDeliveryNotice from the signed deposit notice" || not_ok "nondelivery build"
+check "unsigned NonDeliveryNotice: xmllint --schema cmail-extensions.xsd validates" \
+  xmllint --noout --nonet --schema "$XSD_EXT" "$ND/nd0.xml"
+check_fails "NonDeliveryNotice: x1341-notices.xsd alone does not validate it (not an X.1341 notice)" \
+  xmllint --noout --nonet --schema "$XSD" "$ND/nd0.xml"
+rejected "an unsigned NonDeliveryNotice is rejected" "$ND/nd0.xml" "not signed"
+check_fails "notice_tool sign refuses a NonDeliveryNotice signature in EnvelopeInformation" \
+  "$NT" sign "$ND/nd0.xml" "$T/x.xml" --key "$SK" --cert "$SC" --place info
+nt sign "$ND/nd0.xml" "$ND/nd.xml" --key "$SK" --cert "$SC" --place postmark \
+  && ok "cm_dsig signs the NonDeliveryNotice at the postmark" || not_ok "nondelivery sign"
+check_fails "a NonDeliveryNotice takes one signature only" \
+  "$NT" sign "$ND/nd.xml" "$T/x.xml" --key "$SK" --cert "$SC" --place postmark
+check "signed NonDeliveryNotice: xmllint --schema cmail-extensions.xsd validates" \
+  xmllint --noout --nonet --schema "$XSD_EXT" "$ND/nd.xml"
+check "signed NonDeliveryNotice: xmlsec1 --verify accepts signature 1" xsec "$ND/nd.xml" 1
+accepted "signed NonDeliveryNotice: cmail verify accepts it" "$ND/nd.xml"
+cv "$ND/nd.xml" >"$T/ndreport" 2>&1
+for pat in '^notice: NonDeliveryNotice$' '^envelope id: env-1$' '^MimeMessageHash: [A-Za-z0-9+/=]+ \(SHA-256\)$' \
+  '^undelivered: bob@example.org$' '^undelivered: carol@example.org$' \
+  '^reason: b.example said 550 5.1.1 <bob@example.org>: no such user & gone$' '^time: 2026-11-18T11:06:40Z$' \
+  '^signature 1: in DigitalPostmark, by sending server \(S1\), covers whole document$' \
+  '^  role: sending server \(S1\) \(server certificate\)$' '^schema: valid$'; do
+  grep -Eq -- "$pat" "$T/ndreport" && ok "report of the non-delivery notice has /$pat/" \
+    || { not_ok "report of the non-delivery notice lacks /$pat/"; sed 's/^/# /' "$T/ndreport"; }
+done
+h_sd=$(grep -o '<MimeMessageHash [^>]*>[^<]*' "$D/signed-deposit.xml" | sed 's/.*>//')
+h_nd=$(grep -o '<c:MimeMessageHash [^>]*>[^<]*' "$ND/nd.xml" | sed 's/.*>//')
+[ -n "$h_sd" ] && [ "$h_sd" = "$h_nd" ] && ok "the non-delivery notice repeats the deposit's MimeMessageHash" \
+  || not_ok "MimeMessageHash differs: '$h_sd' vs '$h_nd'"
+grep -q "<NonDeliveryNotice xmlns=\"$NS_EXT\" xmlns:c=\"$NS\"><c:DigitalPostmark EnvelopeId=\"env-1\"" "$ND/nd.xml" \
+  && ok "root in Cmail's namespace, DigitalPostmark in X.1341's" || not_ok "namespaces of the non-delivery notice"
+
+# the sample in schemas/samples/extensions/ (schema_samples.sh covers the six X.1341 samples)
+SND=$top_srcdir/schemas/samples/extensions/nondelivery-notice.xml
+SCA=$top_srcdir/schemas/samples/sample-ca.pem
+check "sample nondelivery-notice.xml: xmllint --schema cmail-extensions.xsd validates" \
+  xmllint --noout --nonet --schema "$XSD_EXT" "$SND"
+check "sample nondelivery-notice.xml: xmlsec1 --verify with sample-ca.pem" \
+  xmlsec1 --verify --trusted-pem "$SCA" --node-xpath "//*[@Id='cmail-sig-1']" "$SND"
+"$CMAIL" verify "$SND" --ca "$SCA" >"$T/.out" 2>&1
+grep -q '^schema: valid$' "$T/.out" && grep -q '^  crypto: ok$' "$T/.out" && grep -q '^notice: NonDeliveryNotice$' "$T/.out" \
+  && ok "sample nondelivery-notice.xml: cmail verify finds the schema valid and the signature value ok" \
+  || { not_ok "sample nondelivery-notice.xml: cmail verify disagrees"; sed 's/^/# /' "$T/.out"; }
+
+# ndbad NAME SED-EXPR: an edited signed non-delivery notice fails cmail verify and xmlsec1
+ndbad() {
+  sed "$2" "$ND/nd.xml" >"$ND/t-$1.xml"
+  cmp -s "$ND/nd.xml" "$ND/t-$1.xml" && { not_ok "non-delivery tamper $1: the edit changed nothing"; return; }
+  rejected "non-delivery notice with a changed $1 is rejected" "$ND/t-$1.xml"
+  check_fails "non-delivery notice with a changed $1: xmlsec1 rejects it" xsec "$ND/t-$1.xml" 1
+}
+ndbad recipient 's/EmailAddress="carol@example.org"/EmailAddress="mallory@example.org"/'
+ndbad reason 's/no such user/mailbox full/'
+ndbad time 's/11:06:40Z/12:06:40Z/'
+ndbad envelope-id 's/EnvelopeId="env-1"/EnvelopeId="env-2"/'
+ndbad hash 's#\(<c:MimeMessageHash [^>]*>\)[^<]*#\1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=#'
+ndbad recipient-removed 's#<Recipient EmailAddress="carol@example.org"/>##'
+sed "s#<NonDeliveryNotice xmlns=\"$NS_EXT\"#<NonDeliveryNotice xmlns=\"$NS\"#" "$ND/nd.xml" >"$ND/t-ns.xml"
+rejected "the same document in the X.1341 namespace is rejected" "$ND/t-ns.xml"
+nt sign "$ND/nd0.xml" "$ND/t-alice.xml" --key "$AK" --cert "$AC" --place postmark
+rejected "a non-delivery notice signed by a user certificate is rejected" "$ND/t-alice.xml" "certificate"
+nt sign "$ND/nd0.xml" "$ND/t-rogue.xml" --key "$T/rogue.key" --cert "$T/rogue.pem" --place postmark
+rejected "a non-delivery notice signed by an untrusted key is rejected" "$ND/t-rogue.xml" "certificate"
+check_fails "... and xmlsec1 --trusted-pem ca.pem rejects it too" xsec "$ND/t-rogue.xml" 1
+
+# signed by the xmlsec1 command from the profile's template (no intersect: whole document)
+TPL=$(tmpl 1) perl -0777 -pe 's{</c:DigitalPostmark>}{$ENV{TPL}</c:DigitalPostmark>}' "$ND/nd0.xml" >"$ND/x0.xml"
+check "xmlsec1 --sign signs a NonDeliveryNotice template (server key)" \
+  xmlsec1 --sign --privkey-pem "$SK,$SC" --node-xpath "//*[@Id='cmail-sig-1']" --output "$ND/x-nd.xml" "$ND/x0.xml"
+accepted "a NonDeliveryNotice signed by the xmlsec1 command is accepted by cmail verify" "$ND/x-nd.xml"
+TPL=$(tmpl 1 'intersect:/*/c:DigitalPostmark') perl -0777 -pe 's{</c:DigitalPostmark>}{$ENV{TPL}</c:DigitalPostmark>}' \
+  "$ND/nd0.xml" >"$ND/w0.xml"
+xmlsec1 --sign --privkey-pem "$SK,$SC" --output "$ND/w-nd.xml" "$ND/w0.xml" >/dev/null 2>&1
+check "postmark-only signature: xmlsec1 accepts it" xsec "$ND/w-nd.xml" 1
+sed 's/no such user/mailbox full/' "$ND/w-nd.xml" >"$ND/w-nd2.xml"
+check "postmark-only signature: xmlsec1 still accepts it with the reason changed" xsec "$ND/w-nd2.xml" 1
+rejected "postmark-only signature on a NonDeliveryNotice is rejected (wrapping)" "$ND/w-nd2.xml" "transforms"
+
+# --- notice mails composed by cm_noticemail ---------------------------------------------------------
+nt mail "$ND/nd.eml" --mail-from postmaster@example.org --mail-to alice@example.org --envelope-id env-1 \
+  --subject 'Non-delivery notice: your message to bob@example.org' \
+  --summary 'Your certified message could not be delivered to bob@example.org.' \
+  --attach "nonDeliveryNotice.xml=$ND/nd.xml" --attach "depositNotice.xml=$D/signed-deposit.xml" \
+  && ok "notice_tool mail composes a notice mail" || not_ok "notice mail compose"
+accepted "cmail verify accepts the non-delivery notice mail" "$ND/nd.eml"
+check_output "cmail verify checks the first attachment, nonDeliveryNotice.xml" \
+  'notice mail, attachment nonDeliveryNotice.xml' cv "$ND/nd.eml"
+# an independent reader: perl splits the MIME parts and decodes the base64 attachments
+ND=$ND perl -MMIME::Base64 -0777 -ne '
+  my ($h, $b) = split /\r\n\r\n/, $_, 2;
+  my ($bd) = $h =~ /boundary="([^"]+)"/ or die "no boundary\n";
+  for my $part (split /\r\n--\Q$bd\E(?:--)?\r\n/, $b) {
+    my ($ph, $pb) = split /\r\n\r\n/, $part, 2;
+    next unless defined $pb && $ph =~ /filename="([^"]+)"/;
+    open my $o, ">", "$ENV{ND}/mail-$1" or die; binmode $o; print $o decode_base64($pb); close $o;
+  }' "$ND/nd.eml"
+check "notice mail: nonDeliveryNotice.xml decodes byte for byte (perl MIME::Base64)" \
+  cmp "$ND/nd.xml" "$ND/mail-nonDeliveryNotice.xml"
+check "notice mail: depositNotice.xml decodes byte for byte (perl MIME::Base64)" \
+  cmp "$D/signed-deposit.xml" "$ND/mail-depositNotice.xml"
+grep -Eq $'^Subject: Non-delivery notice: your message to bob@example.org\r$' "$ND/nd.eml" \
+  && ok "notice mail has the Subject" || not_ok "notice mail Subject"
+check_fails "notice mail carries no X-Cmail- header" grep -qi '^X-Cmail-' "$ND/nd.eml"
+nt mail "$ND/tr.eml" --mail-from postmaster@example.org --mail-to alice@example.org \
+  --subject 'Transit notice' --attach "transitNotice.xml=$D/signed-transit.xml" \
+  --attach "depositNotice.xml=$D/signed-deposit.xml"
+accepted "cmail verify accepts a transit notice mail" "$ND/tr.eml"
+nt mail "$ND/rc.eml" --mail-from postmaster@example.org --mail-to alice@example.org \
+  --subject 'Receipt notice' --attach "receiptNotice.xml=$D/signed-receipt.xml"
+accepted "cmail verify accepts a receipt notice mail" "$ND/rc.eml"
+# Appendix I's own shape: the notice is the whole (single-part) message body, file name unquoted
+{ printf 'Received: from localhost ([127.0.0.1])\r\n\tby mail.example.org with SMTP id X1; Tue, 09 Jul 2013 10:58:14 +0200\r\n'
+  printf 'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n'
+  printf 'Content-Disposition: attachment; filename=nonDeliveryNotice.xml\r\n\r\n'
+  openssl base64 -e -in "$ND/nd.xml" | sed 's/$/\r/'; } >"$ND/appendix-i.eml"
+accepted "cmail verify accepts an Appendix I style single-part notice message" "$ND/appendix-i.eml"
+nt mail "$ND/bad.eml" --mail-from postmaster@example.org --mail-to alice@example.org \
+  --attach "nonDeliveryNotice.xml=$ND/t-reason.xml"
+rejected "a notice mail with a tampered non-delivery notice is rejected" "$ND/bad.eml"
+check_fails "notice_tool mail refuses a From address with a line break" \
+  "$NT" mail "$T/x.eml" --mail-from $'postmaster@example.org\r\nBcc: eve@example.org' --mail-to alice@example.org
+
+# --- the notary signs a NonDeliveryNotice (SIGN postmark, no notary change) -------------------------
+NOTARY=$top_builddir/notary/cmail-notary
+NTT=$top_builddir/test/tools/notary_tool
+if [ -x "$NOTARY" ] && [ -x "$NTT" ]; then
+  RUN=$T/run
+  mkdir -p "$RUN"
+  NUSER=$(id -un)
+  if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then NUSER=nobody; chmod 755 "$T"; chown nobody "$RUN"; fi
+  "$NOTARY" -G "$T/seal.key" >/dev/null 2>&1
+  { echo "server_certificate = $SC"; echo "server_key = $SK"; echo "seal_key = $T/seal.key"
+    echo "notary_socket = $RUN/notary.sock"; echo "notary_user = $NUSER"; echo "notary_threads = 1"
+    echo "evidence_database = $RUN/evidence.db"; } >"$T/notary.conf"
+  "$NOTARY" -f -c "$T/notary.conf" >"$T/notary.log" 2>&1 &
+  NPID=$!
+  cm_on_exit "kill $NPID 2>/dev/null; wait $NPID 2>/dev/null"
+  for i in $(seq 50); do [ -S "$RUN/notary.sock" ] && break; sleep 0.1; done
+  check_output "cmail-notary SIGN postmark signs a NonDeliveryNotice" '^signed [0-9]+ bytes' \
+    "$NTT" "$RUN/notary.sock" sign postmark "$ND/nd0.xml" "$ND/notary-nd.xml"
+  accepted "the notary-signed NonDeliveryNotice is accepted by cmail verify" "$ND/notary-nd.xml"
+  check "the notary-signed NonDeliveryNotice: xmlsec1 --verify accepts it" xsec "$ND/notary-nd.xml" 1
+  check "the notary-signed NonDeliveryNotice validates (xmllint)" xmllint --noout --nonet --schema "$XSD_EXT" "$ND/notary-nd.xml"
+  check_fails "the notary refuses SIGN info on a NonDeliveryNotice" \
+    "$NTT" "$RUN/notary.sock" sign info "$ND/nd0.xml" "$T/x.xml"
+  check_fails "the notary refuses a second signature on a NonDeliveryNotice" \
+    "$NTT" "$RUN/notary.sock" sign postmark "$ND/notary-nd.xml" "$T/x.xml"
+  grep -q 'SIGN .*NonDeliveryNotice envelope=env-1 place=postmark signature=1' "$T/notary.log" \
+    && ok "the notary logs the SIGN of the NonDeliveryNotice" || { not_ok "notary log"; sed 's/^/# /' "$T/notary.log" | tail -5; }
+  kill $NPID 2>/dev/null; wait $NPID 2>/dev/null
+else
+  skip "cmail-notary or notary_tool not built"
+fi
 
 # the recipient's signature made by someone else (alice signs bob's receipt)
 nt sign "$D/r2.xml" "$T/t-other.xml" --key "$AK" --cert "$AC" --place challenge

@@ -1062,12 +1062,64 @@ static void test_nondelivery_strict(void **state)
     reject_edit(nd, "</Time>", "</Time><Time>" ND_STAMP "</Time>", "unexpected element Time");
     reject_edit(nd, ND_STAMP, "2026-11-18 11:06:40Z", "bad Time");
     reject_edit(nd, ND_STAMP, "2026-02-18T24:06:40Z", "bad Time");
+    reject_edit(nd, ND_STAMP, "2026-02-29T11:06:40Z", "bad Time");
+    reject_edit(nd, ND_STAMP, "2100-02-29T11:06:40Z", "bad Time");
+    reject_edit(nd, ND_STAMP, "2026-04-31T11:06:40Z", "bad Time");
+    {
+	/* 2028 and 2000 are leap years; the schema agrees */
+	char   *leap = replace(nd, ND_STAMP, "2028-02-29T23:59:59Z");
+	char   *y2k = replace(nd, ND_STAMP, "2000-02-29T00:00:00Z");
+	xmlDocPtr d;
+
+	n = cm_notice_read(leap, strlen(leap), &d, err, sizeof(err));
+	assert_non_null(n);
+	assert_int_equal(cm_notice_validate(d, err, sizeof(err)), 0);
+	cm_notice_free(n);
+	xmlFreeDoc(d);
+	n = cm_notice_read(y2k, strlen(y2k), &d, err, sizeof(err));
+	assert_non_null(n);
+	cm_notice_free(n);
+	xmlFreeDoc(d);
+	free(leap);
+	free(y2k);
+    }
     reject_edit(nd, "<Reason>", "<Reason>x&#1;", "");
     reject_edit(nd, "<Reason>", "<Reason>line&#10;", "bad Reason");
     reject_edit(nd, "<Reason>", "<Reason><b>x</b>", "text only");
     reject_edit(nd, "<Time>", "<!-- c --><Time>", "comment");
     reject_edit(nd, "<c:MimeMessageHash", "<c:Signature/><c:MimeMessageHash",
 		"missing MimeMessageHash");
+    /* CM_ENTITIES_MAX recipients are accepted, one more is refused */
+    {
+	size_t  cap = strlen(nd) + (CM_ENTITIES_MAX + 2) * 48;
+	char   *many = malloc(cap);
+	char   *end = strstr(nd, "</UndeliveredRecipients>");
+	size_t  off;
+	int     k;
+	int     count;
+
+	assert_non_null(many);
+	at = strstr(nd, "<Recipient ");
+	assert_non_null(at);
+	assert_non_null(end);
+	for (count = CM_ENTITIES_MAX; count <= CM_ENTITIES_MAX + 1; count++) {
+	    off = (size_t) (at - nd);
+	    memcpy(many, nd, off);
+	    for (k = 0; k < count; k++)
+		off += (size_t) snprintf(many + off, cap - off,
+					 "<Recipient EmailAddress=\"u%d@example.org\"/>", k);
+	    snprintf(many + off, cap - off, "%s", end);
+	    if (count == CM_ENTITIES_MAX) {
+		n = cm_notice_read(many, strlen(many), 0, err, sizeof(err));
+		if (n == 0)
+		    fail_msg("%d recipients: %s", count, err);
+		assert_int_equal(n->recipient_count, CM_ENTITIES_MAX);
+		cm_notice_free(n);
+	    } else
+		rejects(many, "more than 1000 Recipient");
+	}
+	free(many);
+    }
     /* a signature in the postmark is counted, not parsed */
     at = strstr(nd, "</c:DigitalPostmark>");
     assert_non_null(at);
