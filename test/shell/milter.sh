@@ -352,13 +352,19 @@ expect_reply "(e) an extra envelope recipient is refused 550 5.7.1" \
     "^550 5\.7\.1 .*recipients do not match the sealed entities"
 milter_log_has "(e) ... logged with the queue id" \
     "[0-9A-F]+: envelope $ENVID: reject: recipients do not match the sealed entities"
-send alice@example.org bob@example.org "$T/stored.eml" "$INJ"
-expect_reply "(e) a missing envelope recipient is refused 550 5.7.1" "^550 5\.7\.1 .*recipients do not match"
 send alice@example.org bob@example.org,bob@example.org "$T/stored.eml" "$INJ"
 expect_reply "(e) a duplicated recipient in place of another is refused 550 5.7.1" \
     "^550 5\.7\.1 .*recipients do not match"
+send alice@example.org alice@example.org "$T/stored.eml" "$INJ"
+expect_reply "(e) a recipient that is no sealed entity is refused 550 5.7.1" \
+    "^550 5\.7\.1 .*recipients do not match"
 n=$(nrows)
 check "(e) no queued row was added by the refused messages ($n = $ROWS)" test "$n" = "$ROWS"
+# A share of the entities is fine: cmtpd submits the local and the remote recipients of one
+# deposit to two listeners (the remote ones to cmail-relay's).
+send alice@example.org bob@example.org "$T/stored.eml" "$INJ"
+expect_reply "(e) a share of the sealed entities (one of two) is accepted" "^250 .*queued as"
+ROWS=$(nrows)
 send carol@example.org bob@example.org "$T/plain.eml" "$INJ"
 expect_reply "an ordinary message on the injection listener is refused 550 5.7.1" \
     "^550 5\.7\.1 .*not a valid Cmail stored form"
