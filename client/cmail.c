@@ -41,7 +41,7 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: cmail SUBCOMMAND [options] [arguments]\n\n"
 	    "Certified mail (ITU-T X.1341) for Postfix and Dovecot.\n\nSubcommands:\n");
     for (sc = subcommands; sc->name; sc++)
-	fprintf(fp, "  %-8s %s\n", sc->name, sc->summary);
+	fprintf(fp, "  %-12s %s\n", sc->name, sc->summary);
     fprintf(fp, "\n'cmail SUBCOMMAND --help' describes each; see also cmail(1).\n");
 }
 

@@ -17,27 +17,33 @@
  *
  *	cmail.conf: every line that cm_config_parse() refuses (unknown
  *	parameter, bad value, duplicate, no '='), as "FILE:LINE: reason";
- *	the server key and seal key (present, regular, not a link, no
- *	group or other permission bits, owned by root or notary_user,
- *	parse, the key matches the certificate); the TLS key (not
- *	world-accessible); the trust anchors and CRLs (load; expired
- *	CRLs); the server certificate (Annex C.2 with cm_cert_validate());
- *	every ADDRESS.pem of certificate_directory (Annex C.3 and its
- *	address); notary_user; schema_directory. Unreachable notary and
- *	milter sockets, a notary running with other keys, missing
- *	directories and certificates close to expiry are warnings.
+ *	the server key, the seal key and the seal_key_previous keys
+ *	(present, regular, not a link, no group or other permission
+ *	bits, owned by root or notary_user, parse, no key id twice, the
+ *	server key matches the certificate); the TLS key (not
+ *	world-accessible, matches its certificate); the trust anchors and
+ *	CRLs (load; expired CRLs); the server certificate (Annex C.2 with
+ *	cm_cert_validate()); every ADDRESS.pem of certificate_directory
+ *	(Annex C.3 and its address); notary_user; schema_directory;
+ *	cmail_relay_map. Unreachable notary and milter sockets, a notary
+ *	running with other keys (PING), a TLS certificate that is not
+ *	C.2, missing directories and certificates close to expiry are
+ *	warnings.
  *
  *	Postfix: smtpd_milters and non_smtpd_milters name the cmail
  *	milter (milter_socket; a chroot-relative path counts);
  *	milter_default_action is not accept; no smtpd service overrides
  *	smtpd_milters without it; a spawn service runs cmtpd (or the
  *	systemd unit cmtpd.socket is enabled); the injection listener
- *	(injection_address) and the relay injection listener
- *	(relay_injection_address) exist, are loopback, run smtpd with
- *	the milter and milter_macro_daemon_name = milter_injection_name;
- *	the relay listener has content_filter naming the cmail-relay pipe
+ *	(injection_address) exists, is loopback, runs smtpd with the
+ *	milter and milter_macro_daemon_name = milter_injection_name; the
+ *	relay injection listener (relay_injection_address) exists, is
+ *	loopback and has content_filter naming the cmail-relay pipe
  *	service, which exists, runs as a non-root user and passes
- *	${nexthop} and ${recipient}.
+ *	${nexthop} and ${recipient}; the relay listener runs no cmail
+ *	milter. Warnings: no smtpd on notice_submission_address,
+ *	relay_lifetime not below maximal_queue_lifetime, a daemon started
+ *	with another cmail.conf than the one checked.
  *
  *	Dovecot: pop3 is in protocols, protocol pop3 loads the cmail
  *	plugin, the plugin file is in mail_plugin_dir, plugin {
@@ -1088,6 +1094,25 @@ static int cc_base_is(const char *path, const char *name)
     return (strcmp(b ? b + 1 : path, name) == 0);
 }
 
+/* cc_builtin_conf_path - the cmail.conf a daemon reads without -c and $CMAIL_CONFIG */
+static const char *cc_builtin_conf_path(void)
+{
+    static char path[4096];
+    const char *env = getenv("CMAIL_CONFIG");
+    char    saved[4096];
+
+    if (*path)
+	return (path);
+    if (env) {
+	snprintf(saved, sizeof(saved), "%s", env);
+	unsetenv("CMAIL_CONFIG");
+    }
+    snprintf(path, sizeof(path), "%s", cm_config_default_path());
+    if (env)
+	setenv("CMAIL_CONFIG", saved, 1);
+    return (path);
+}
+
 /* cc_conf_arg - warn when a daemon reads another cmail.conf than this check */
 static void cc_conf_arg(CC_STATE *cc, const char *what, char **words, int n, const char *conf)
 {
@@ -1103,7 +1128,7 @@ static void cc_conf_arg(CC_STATE *cc, const char *what, char **words, int n, con
 	}
     }
     if (used == 0)
-	used = "/etc/cmail/cmail.conf";
+	used = cc_builtin_conf_path();
     if (!cc_same_file(used, conf))
 	cc_warn(cc, "master.cf: %s reads %s, not %s (the file checked here)", what, used, conf);
 }
@@ -1302,6 +1327,17 @@ static void cc_check_postfix(CC_STATE *cc, const CM_CONFIG *cf, const char *dir,
 	    cc_warn(cc, "cmail.conf relay_lifetime (%llds) is not below main.cf maximal_queue_lifetime "
 		    "(%llds): Postfix may bounce a relayed message before cmail-relay sends the "
 		    "signed non-delivery notice", rl, mql);
+    }
+    /* The stored form carries the ENVELOPE in base64 (4/3) plus headers and the notice. */
+    {
+	long long pf_limit = strtoll(cc_main(pf, "message_size_limit", "10240000"), 0, 10);
+	long long need = cm_config_int(cf, "message_size_limit") / 3 * 4 + (1 << 20);
+
+	if (pf_limit > 0 && pf_limit < need)
+	    cc_warn(cc, "main.cf: message_size_limit = %lld is below what the largest deposit "
+		    "cmail.conf allows needs (about %lld: message_size_limit %lld, base64, notice); "
+		    "lower cmail.conf message_size_limit or raise Postfix's", pf_limit, need,
+		    cm_config_int(cf, "message_size_limit"));
     }
     if (strcmp((v = cc_main(pf, "milter_default_action", "tempfail")), "accept") == 0)
 	cc_error(cc, "main.cf: milter_default_action = %s: mail passes unchecked while the "

@@ -13,7 +13,8 @@
  *	message are relayed:
  *
  *	A stored form (cm_storedform(3h)) whose recipients are on another
- *	Cmail server: the notary unseals it (UNSEAL), cmail-relay opens
+ *	Cmail server: the notary unseals it (UNSEAL); every recipient must
+ *	be an Entity of its SignedDepositNotice; cmail-relay opens
  *	CMTP over mutual TLS to the server of the nexthop domain
  *	(cm_cmtp_client(3h)), sends SEND EVLP with the SignedDepositNotice
  *	and the ENVELOPE, verifies the TransitNotice it gets (one
@@ -44,10 +45,11 @@
  *		$CMAIL_CONFIG).
  *	-L logfile also log to this file (besides syslog, facility mail).
  *	-f sender  the envelope sender (Postfix ${sender}).
- *	-d nexthop the destination domain (Postfix ${nexthop}: with
- *		content_filter=cmail-relay: and an empty default_filter_nexthop
- *		it is the recipient domain). Empty: the domain of the first
- *		recipient.
+ *	-d nexthop Postfix ${nexthop} (with content_filter=cmail-relay: and
+ *		an empty default_filter_nexthop, the recipient domain). The
+ *		peer must speak for the recipients' domain, whatever -d says
+ *		(a difference is logged); recipients in several domains are
+ *		refused (EX_CONFIG).
  *	-v	   log more.
  * EXIT STATUS
  *	0 relayed; 75 (EX_TEMPFAIL) try again later (connection failure,
@@ -537,9 +539,10 @@ static void parse_deposit(RELAY *r, STORED *s)
 	for (e = 0; e < s->sdn->entity_count; e++)
 	    if (s->sdn->entities[e].address && cm_addr_equal(s->sdn->entities[e].address, r->rcpts[i]))
 		found = 1;
+	/* Only the message's own recipients: nothing else may take it elsewhere. */
 	if (!found)
-	    msg_warn("%s: recipient <%s> is not an Entity of the deposit notice", s->envelope_id,
-		     r->rcpts[i]);
+	    finish(EX_DATAERR, "%s: recipient <%s> is not an Entity of the deposit notice",
+		   s->envelope_id, r->rcpts[i]);
     }
 }
 
@@ -895,8 +898,8 @@ static void relay_receipt(RELAY *r, char *xml, size_t len)
 {
     CM_CMTP_CLIENT *c;
     char   *b64;
-    char    why[1024], host[CM_HOSTPORT_MAX];
-    int     fail, code;
+    char    why[1024], host[CM_HOSTPORT_MAX], envid[CM_ENVELOPE_ID_MAX + 1];
+    int     fail, code, status;
     CM_NOTICE *n;
     xmlDocPtr doc = 0;
 
@@ -905,45 +908,58 @@ static void relay_receipt(RELAY *r, char *xml, size_t len)
 	finish(EX_DATAERR, "receiptNotice.xml is not a SignedReceiptNotice%s%s",
 	       n ? "" : ": ", n ? "" : r->err);
     }
+    snprintf(envid, sizeof(envid), "%s", n->envelope_id);
+    cm_notice_free(n);
     if (check_receipt(r, doc, why, sizeof(why)) < 0)
-	finish(EX_DATAERR, "%s: receipt notice refused: %s", n->envelope_id, why);
+	finish(EX_DATAERR, "%s: receipt notice refused: %s", envid, why);
     xmlFreeDoc(doc);
-    msg_info("%s: receipt notice for %s", n->envelope_id, r->domain);
-    if ((b64 = cm_base64_encode((unsigned char *) xml, len, 0)) == 0)
+    msg_info("%s: receipt notice for %s", envid, r->domain);
+    b64 = cm_base64_encode((unsigned char *) xml, len, 0);
+    free(xml);
+    if (b64 == 0)
 	finish(EX_TEMPFAIL, "out of memory");
     if ((c = cm_cmtp_open_ex(r->cf, r->trust, r->domain, why, sizeof(why), &fail)) == 0) {
+	free(b64);
 	if (fail == CM_CMTP_FAIL_TEMP && !expired(r))
-	    finish(EX_TEMPFAIL, "%s: receipt notice: %s", n->envelope_id, why);
+	    finish(EX_TEMPFAIL, "%s: receipt notice: %s", envid, why);
 	finish(fail == CM_CMTP_FAIL_PEER ? EX_NOPERM : EX_UNAVAILABLE, "%s: receipt notice%s: %s",
-	       n->envelope_id, fail == CM_CMTP_FAIL_TEMP ? " undeliverable for too long" : "", why);
+	       envid, fail == CM_CMTP_FAIL_TEMP ? " undeliverable for too long" : "", why);
     }
     snprintf(host, sizeof(host), "%s", cm_cmtp_peer_host(c));
-    if (cm_cmtp_send_norp(c, b64, &code, why, sizeof(why)) < 0) {
-	cm_cmtp_close(c);
-	if (code / 100 != 5 && !expired(r))
-	    finish(EX_TEMPFAIL, "%s: receipt notice: %s", n->envelope_id, why);
-	finish(EX_UNAVAILABLE, "%s: receipt notice refused: %s", n->envelope_id, why);
-    }
+    status = cm_cmtp_send_norp(c, b64, &code, why, sizeof(why));
     cm_cmtp_close(c);
     free(b64);
-    finish(0, "%s: receipt notice delivered to %s via %s", n->envelope_id, r->domain, host);
+    if (status < 0) {
+	if (code / 100 != 5 && !expired(r))
+	    finish(EX_TEMPFAIL, "%s: receipt notice: %s", envid, why);
+	finish(EX_UNAVAILABLE, "%s: receipt notice refused: %s", envid, why);
+    }
+    finish(0, "%s: receipt notice delivered to %s via %s", envid, r->domain, host);
 }
 
-/* nexthop_domain - the domain of -d ("[host]:port" and "smtp:" forms reduced) */
+/*
+ * nexthop_domain - the recipients' domain. The peer must speak for it,
+ * whatever the nexthop: -d only cross-checks ("[host]:port" reduced to
+ * host; empty allowed). Recipients in several domains are a Postfix
+ * set-up error (default_filter_nexthop must stay empty).
+ */
 static void nexthop_domain(RELAY *r, const char *d)
 {
+    const char *dom = cm_addr_domain(r->rcpts[0]);
     const char *p = d;
     size_t  n;
+    int     i;
 
-    if (p == 0 || *p == 0) {
-	const char *dom = r->nrcpt > 0 ? cm_addr_domain(r->rcpts[0]) : 0;
-
-	p = dom ? dom : "";
-    }
+    for (i = 1; i < r->nrcpt; i++)
+	if (strcasecmp(cm_addr_domain(r->rcpts[i]), dom) != 0)
+	    finish(EX_CONFIG, "recipients in several domains (%.100s, %.100s): Postfix must leave "
+		   "default_filter_nexthop empty", dom, cm_addr_domain(r->rcpts[i]));
+    snprintf(r->domain, sizeof(r->domain), "%s", dom);
     if (*p == '[')
 	p++;
     n = strcspn(p, "]:");
-    snprintf(r->domain, sizeof(r->domain), "%.*s", (int) n, p);
+    if (n > 0 && (n != strlen(dom) || strncasecmp(p, dom, n) != 0))
+	msg_info("nexthop %.100s is not the recipients' domain %s: relaying to %s", d, dom, dom);
 }
 
 int     main(int argc, char **argv)
@@ -959,6 +975,7 @@ int     main(int argc, char **argv)
     cm_log_init("cmail-relay", CM_LOG_SYSLOG);
     memset(&r, 0, sizeof(r));
     memset(&s, 0, sizeof(s));
+    opterr = 0;					/* one line on stderr, ours */
     while ((ch = getopt(argc, argv, "c:d:f:L:v")) != -1) {
 	switch (ch) {
 	case 'c':
@@ -995,8 +1012,6 @@ int     main(int argc, char **argv)
 	if (!cm_addr_valid(r.rcpts[i]))
 	    finish(EX_USAGE, "bad recipient address '%.100s'", r.rcpts[i]);
     nexthop_domain(&r, nexthop);
-    if (r.domain[0] == 0)
-	finish(EX_USAGE, "no destination domain (-d)");
     signal(SIGPIPE, SIG_IGN);
 
     /* Configuration problems: 78, Postfix defers and logs them. */

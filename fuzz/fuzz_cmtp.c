@@ -76,7 +76,7 @@ static void notary_reply(int fd, CM_NOTARY_MSG *m)
     err[0] = 0;
     if (m->type == CM_NOTARY_SIGN && (f = cm_notary_get(m, CM_NF_NOTICE, 0)) != 0
 	&& (doc = cm_xml_parse((const char *) f->data, f->len, err, sizeof(err))) != 0
-	&& cm_dsig_sign(doc, CM_DSIG_POSTMARK, notary_key, proto.server_cert, 0, err, sizeof(err)) == 0
+	&& cm_dsig_sign(doc, CM_DSIG_POSTMARK, notary_key, proto.server_cert, 0, err, sizeof(err)) > 0
 	&& (xml = cm_xml_serialize(doc, &len)) != 0) {
 	cm_notary_out_init(&o, CM_NOTARY_SIGN | CM_NOTARY_REPLY, m->id);
 	cm_notary_out_add(&o, CM_NF_NOTICE, xml, len);

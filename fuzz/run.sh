@@ -63,6 +63,9 @@ if [ -x "$CMAIL" ] && "$CMAIL" pki init "$pki" --domain example.org \
       "$NT" build receipt "$w/r0.xml" --envelope-id env-1 --to bob@example.org --cert "$U/bob@example.org.pem"
       "$NT" sign "$w/r0.xml" "$n/receipt.xml" --key "$pki/server.key" --cert "$pki/server.pem" --place postmark
     ) >"$w/notice.log" 2>&1 || echo "fuzz/run.sh: notice seeds incomplete (see $w/notice.log)"
+    # A CMTP session whose DEPO carries a genuine SignedDepositNotice (of another envelope).
+    [ -s "$n/signed-deposit.xml" ] && B64=$(openssl base64 -A -in "$n/signed-deposit.xml") \
+      perl -0777 -pe 's{DEPO \S+}{DEPO $ENV{B64}}' "$seeds/cmtp/deposit" >"$seeds/cmtp/deposit-signed"
   fi
 else
   echo "fuzz/run.sh: no test PKI ($CMAIL pki init failed or not built): fuzzing without trust anchors"

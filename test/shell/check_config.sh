@@ -220,6 +220,18 @@ good; echo "garbage" > "$T/cfg/anchors.pem"; sed -i "s|^trust_anchors = .*|trust
 broken "trust anchors without a certificate" "^error: trust_anchors $T/cfg/anchors.pem unreadable"
 good; sed -i "s|^crl_directory = .*|crl_directory = $T/cfg/nocrl|" "$C"
 broken "CRL missing" "^error: crl_directory $T/cfg/nocrl"
+# an expired CRL (nextUpdate in 2020), signed by the test CA
+mkdir -p "$T/oldcrl" && : > "$T/oldcrl/index.txt" && echo 05 > "$T/oldcrl/crlnumber"
+printf '[ca]\ndefault_ca=c\n[c]\ndatabase=%s\ncrlnumber=%s\ndefault_md=sha256\ncrl_extensions=e\n[e]\nauthorityKeyIdentifier=keyid:always\n' \
+  "$T/oldcrl/index.txt" "$T/oldcrl/crlnumber" > "$T/oldcrl/ca.cnf"
+if openssl ca -config "$T/oldcrl/ca.cnf" -gencrl -keyfile "$P/ca.key" -cert "$P/ca.pem" \
+    -crl_lastupdate 20200101000000Z -crl_nextupdate 20200108000000Z -out "$T/oldcrl/crl.pem" >/dev/null 2>&1; then
+  good; cp "$T/oldcrl/crl.pem" "$T/cfg/crl.pem"
+  broken "an expired CRL" "^error: crl_directory: $T/cfg/crl.pem: the CRL of .* expired \(nextUpdate Jan  8 00:00:00 2020 GMT\)"
+  check_output "... and the server certificate fails revocation" "^error: server certificate does not validate: revocation" cat "$T/cc.out"
+else
+  skip "openssl ca -crl_nextupdate not available"
+fi
 good; cp "$P/users/alice@$D.pem" "$T/cfg/certs/carol@$D.pem"
 broken "a user certificate under another address" \
   "^error: certificate_directory: carol@$D.pem does not match its address"
@@ -230,8 +242,10 @@ check_output "... and one outside local_domains too" \
 good; cp "$P/users/alice@$D.key" "$T/cfg/certs/"
 clean "a private key in the certificate directory is a warning" \
   "^warning: certificate_directory: alice@$D.key is a private key"
+cp "$P/crl.pem" "$T/crl.orig"
 good; "$CMAIL" pki revoke "$P" bob@$D >/dev/null; cp "$P/crl.pem" "$T/cfg/crl.pem"
 clean "a revoked user certificate is a warning" "^warning: certificate_directory: bob@$D.pem: revocation"
+cp "$T/crl.orig" "$P/crl.pem"
 good; echo "cmail_relay_map = b.test" >> "$C"
 broken "a bad cmail_relay_map" "^error: cmail_relay_map: bad entry 'b.test'"
 good; echo "cmail_relay_map = b.test=127.0.0.3:10587, c.test=[mx.c.test]:10587" >> "$C"
@@ -259,6 +273,9 @@ sed -i "s|unix:$T/cfg/run/milter.sock|unix:/cmail/milter.sock|" "$PF/main.cf" "$
 clean "chroot-relative milter paths count (queue_directory prefix)"
 sed -i "s|^queue_directory = .*|queue_directory = $T/elsewhere|" "$PF/main.cf"
 broken "... but only below queue_directory" "^error: main.cf: smtpd_milters lacks the cmail milter"
+good; sed -i "s|^milter_socket = .*|milter_socket = 127.0.0.1:29999|" "$C"
+sed -i "s|unix:$T/cfg/run/milter.sock|inet:127.0.0.1:29999|" "$PF/main.cf" "$PF/master.cf"
+clean "a TCP milter: host:port in cmail.conf is inet:host:port in Postfix"
 good; sed -i '/^non_smtpd_milters/d' "$PF/main.cf"
 broken "main.cf without non_smtpd_milters" "^error: main.cf: non_smtpd_milters lacks the cmail milter"
 good; echo "maximal_queue_lifetime = 2d" >> "$PF/main.cf"; echo "relay_lifetime = 172800" >> "$C"
@@ -267,6 +284,12 @@ clean "relay_lifetime not below maximal_queue_lifetime is a warning" \
 sed -i 's/^relay_lifetime = .*/relay_lifetime = 86400/' "$C"
 cc
 if grep -q "relay_lifetime" "$T/cc.out"; then not_ok "relay_lifetime below maximal_queue_lifetime"; else ok "relay_lifetime below maximal_queue_lifetime"; fi
+good; echo "message_size_limit = 10240000" >> "$PF/main.cf"
+clean "Postfix's message_size_limit below the largest stored form is a warning" \
+  "^warning: main.cf: message_size_limit = 10240000 is below what the largest deposit cmail.conf allows needs"
+echo "message_size_limit = 5m" >> "$C"
+cc
+if grep -q "message_size_limit" "$T/cc.out"; then not_ok "a Postfix limit above the stored form: no warning"; else ok "a Postfix limit above the stored form: no warning"; fi
 good; sed -i 's/^milter_default_action = .*/milter_default_action = accept/' "$PF/main.cf"
 broken "milter_default_action = accept" "^error: main.cf: milter_default_action = accept"
 good; sed -i 's|^  -o syslog_name=postfix/submission|&\n  -o smtpd_milters=inet:127.0.0.1:8891|' "$PF/master.cf"
@@ -281,7 +304,7 @@ broken "cmtpd as root" "^error: master.cf: service 10587 \(cmtpd\) runs as root"
 check_output "... and not executable" "^error: master.cf: service 10587 \(cmtpd\): /nonexistent/cmtpd is not executable" cat "$T/cc.out"
 good; sed -i "s|argv=$CMTPD -c $C|argv=$CMTPD|" "$PF/master.cf"
 clean "cmtpd reading another cmail.conf is a warning" \
-  "^warning: master.cf: service 10587 \(cmtpd\) reads /etc/cmail/cmail.conf, not $C"
+  "^warning: master.cf: service 10587 \(cmtpd\) reads /[^ ]*/cmail.conf, not $C \(the file checked here\)"
 good; sed -i "/^$INJ/,/mynetworks/d" "$PF/master.cf"
 broken "injection listener missing" \
   "^error: master.cf: the injection listener on $INJ \(cmail.conf injection_address\) is missing"

@@ -115,6 +115,14 @@ done
 [ -z "$unknown" ] && ok "cmail.conf(5) documents no parameter the parser refuses" ||
   not_ok "cmail.conf(5) documents unknown parameters:$unknown"
 
+# --- the admin guide's parameter table: every parameter, one row each ----------
+missing=
+for k in $keys; do
+  grep -q "^| \`$k\` |" "$DOC/admin-guide.md" || missing="$missing $k"
+done
+[ -z "$missing" ] && ok "admin-guide.md's cmail.conf table has every parameter" ||
+  not_ok "admin-guide.md's cmail.conf table lacks:$missing"
+
 # --- rendering ----------------------------------------------------------------
 pages=$(cd "$DOC" && ls *.[1-8] 2>/dev/null)
 for p in $pages; do

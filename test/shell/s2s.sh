@@ -111,6 +111,14 @@ attachment() {
     tr -d '\r' | sed '/^--/,$d' | base64 -d 2>/dev/null
 }
 TRUSTED=(--trusted-pem "$PA/ca.pem" --trusted-pem "$PB/ca.pem")
+# count_notices USER NAME ENVID: how many of USER's mails carry an attachment NAME for ENVID
+count_notices() {
+  local f n=0
+  for f in $(mails "$1" "filename=\"$2\""); do
+    attachment "$f" "$2" | grep -q "EnvelopeId=\"$3\"" && n=$((n + 1))
+  done
+  echo "$n"
+}
 # other_attachments MAIL MAIN LABEL: notice_checks for every other .xml attachment of MAIL
 other_attachments() {
   local n
@@ -166,6 +174,7 @@ elif grep -q 'remote Cmail delivery not yet supported\|551' "$TOP/send1.out"; th
 else
   not_ok "cmail send alice@a.test -> bob@b.test deposits (exit $rc)"; sed 's/^/# /' "$TOP/send1.out"
   tail -5 "$T/cmtpd.log" | sed 's/^/# cmtpd: /'
+  T=$TOP; cm_done; exit 1	# everything below builds on this deposit
 fi
 ENV1=$(ls "$TOP/out" | sed -n 's/\.signed-deposit\.xml$//p' | head -1)
 check "the deposit notices are kept (envelope $ENV1)" test -n "$ENV1"
@@ -321,8 +330,20 @@ sleep 2
 use b
 check "bob has exactly one copy of the second message" test "$(nmails bob "X-Cmail-Envelope-Id: $ENV2")" -eq 1
 use a
-check "alice has exactly one transit notice for it" test "$(grep -l "$ENV2" $(mails alice 'filename="transitNotice.xml"') /dev/null | wc -l)" -eq 1
+check "alice has exactly one transit notice for it" test "$(count_notices alice transitNotice.xml "$ENV2")" -eq 1
 check "a.test journalled one relayed row for it" test "$(cmail_evidence show "$ENV2" | grep -c relayed)" -eq 1
+use b
+cmail_fetch_as bob --out "$TOP/bob" > "$TOP/fetch2.out" 2>&1; rc=$?
+check "bob fetches and answers the second message: exit 0" test $rc -eq 0
+[ $rc -eq 0 ] || sed 's/^/# /' "$TOP/fetch2.out"
+check "... its plaintext is what alice sent" cmp "$TOP/msg2.eml" "$TOP/bob/$ENV2.eml"
+use a
+check "alice receives the receipt notice for the second message" \
+  wait_mails alice 'filename="receiptNotice.xml"' 2 40
+sleep 2
+check "exactly one receipt notice for it" test "$(count_notices alice receiptNotice.xml "$ENV2")" -eq 1
+check "a.test journalled one receipt-received row for it" \
+  test "$(cmail_evidence show "$ENV2" | grep -c receipt-received)" -eq 1
 
 # --- b.test down for good: relay_lifetime passes, non-delivery notice and bounce ---
 printf 'From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: Never delivered\r\nDate: Wed, 25 Nov 2026 08:20:00 +0000\r\nMessage-ID: <s2s.3@a.test>\r\n\r\nThird secret.\r\n' > "$TOP/msg3.eml"
@@ -367,5 +388,6 @@ check_output "a.test journalled non-delivery" "non-delivery" cmail_evidence show
 check "a.test's journal still checks" cmail_evidence check
 check "a.test's queue is empty" postfix_wait_queue_empty 20
 T=$TOP
+# S2S_KEEP=DIR: keep the notices, the deposit notices and bob's files for inspection
 [ -n "${S2S_KEEP:-}" ] && cp -r "$TOP/notices" "$TOP/out" "$TOP/bob" "$S2S_KEEP/"
 cm_done

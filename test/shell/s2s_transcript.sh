@@ -13,11 +13,12 @@
 PLAY=$top_builddir/test/tools/cmtp_play
 NT=$top_builddir/test/tools/notice_tool
 CT=$top_builddir/test/tools/crypto_tool
+NTOOL=$top_builddir/test/tools/notary_tool
 CMTPD=$top_builddir/cmtpd/cmtpd
 NOTARY=$top_builddir/notary/cmail-notary
 SCHEMA=$CMAIL_SCHEMA_DIR/x1341-notices.xsd
 PATH=$PATH:/usr/sbin
-for p in "$PLAY" "$NT" "$CT" "$CMTPD" "$NOTARY"; do
+for p in "$PLAY" "$NT" "$CT" "$NTOOL" "$CMTPD" "$NOTARY"; do
   [ -x "$p" ] || { skip "$p not built"; cm_done; exit 0; }
 done
 command -v smtp-sink >/dev/null || { skip "smtp-sink (Debian package postfix) not installed"; cm_done; exit 0; }
@@ -383,5 +384,57 @@ $HELLO
 EOS
 check_fails "no receipt-received row was journalled for the refused receipt" \
   bash -c "'$CMAIL' evidence show '$RID' --db '$T/evidence.db' 2>/dev/null | grep -q receipt-received"
+
+# The same receipt once b.test holds the deposit (journalled here with the notary, as
+# cmtpd would after a DEPO of bob@b.test for alice@a.test): 250, a notice mail to bob,
+# one receipt-received row; the same SEND NORP again: 250, nothing more.
+check "a deposited row for the receipt's envelope (sender bob@b.test)" \
+  "$NTOOL" "$T/notary.sock" record "$RID" deposited sender=bob@b.test nrcpt=1
+sink2=$(nsink)
+gate "SEND NORP of a receipt for a deposit made here: 250 OK, twice" "SEND NORP @{$T/receipt.b64}" "${AS_A[@]}" <<EOS
+$HELLO
+> SEND NORP @{$T/receipt.b64}
+< 250 ^OK$
+> SEND NORP @{$T/receipt.b64}
+< 250 ^OK$
+> QUIT
+< 221
+EOS
+sleep 0.5
+check "one notice mail reached the submission address" test "$(nsink)" -eq $((sink2 + 1))
+check_output "... for bob@b.test, with the receipt notice attached" 'receiptNotice\.xml' \
+  bash -c "f=\$(ls -t '$T'/sink/* | head -1); grep -q 'bob@b.test' \"\$f\" && cat \"\$f\""
+check "exactly one receipt-received row" \
+  test "$("$CMAIL" evidence show "$RID" --db "$T/evidence.db" 2>/dev/null | grep -c receipt-received)" -eq 1
+
+# --- temporary trouble: 451 4.3.0, nothing kept ---
+# A fresh envelope while the injection listener is down; then a receipt while the
+# notary is down.
+envelope 4 bob@b.test && sdn down 4 "$PA" alice@a.test bob@b.test "$PB/users/bob@b.test.pem"
+DOWNID=$(grep -o 'EnvelopeId="[^"]*"' "$T/down.xml" | head -1 | cut -d'"' -f2)
+kill "$SINK_PID" 2>/dev/null; sleep 0.3
+gate "SEND EVLP with the injection listener down: 451 4.3.0 (try again later)" \
+  "SEND EVLP @{$T/good.b64}" "${AS_A[@]}" <<EOS
+$HELLO
+> SEND EVLP @{$T/down.b64}
+< 354
+send $T/env4.txt
+< 451 ^4\.3\.0 .*try again later
+> QUIT
+< 221
+EOS
+check_fails "no transit row for the envelope that was not taken" \
+  bash -c "'$CMAIL' evidence show '$DOWNID' --db '$T/evidence.db' 2>/dev/null | grep -q transit"
+kill "$NOTARY_PID" 2>/dev/null; sleep 0.3
+gate "SEND EVLP and SEND NORP with the notary down: 451 4.3.0" "SEND EVLP @{$T/good.b64}" "${AS_A[@]}" <<EOS
+$HELLO
+> SEND EVLP @{$T/down.b64}
+send-if 354 $T/env4.txt
+= 451 ^4\.3\.0
+> SEND NORP @{$T/receipt.b64}
+< 451 ^4\.3\.0 .*try again later
+> QUIT
+< 221
+EOS
 check "nothing is left in cmtpd's spool" test -z "$(ls -A "$T/spool")"
 cm_done
