@@ -261,7 +261,7 @@ static CM_CONFIG *cc_load_config(CC_STATE *cc, const char *path)
 	cc_error(cc, "%s: cannot read: %s", path, err);
 	return (0);
     }
-    if ((clean = malloc(len + 1)) == 0) {
+    if ((clean = malloc(len + 2)) == 0) {	/* + a newline after the last line */
 	free(text);
 	cc_error(cc, "out of memory");
 	return (0);

@@ -60,7 +60,7 @@ static const CF_KEY cf_keys[] = {
     {"relay_injection_address", CF_HOSTPORT, "127.0.0.1:10027"},
     {"cmail_relay_map", CF_STRING, ""},
     {"cmtp_port", CF_INT, "10587"},
-    {"relay_lifetime", CF_INT, "432000"},
+    {"relay_lifetime", CF_INT, "417600"},
     {"notice_submission_address", CF_HOSTPORT, "127.0.0.1:25"},
     {"milter_socket", CF_HOSTPORT, "unix:/run/cmail/milter.sock"},
     {"milter_injection_name", CF_STRING, "cmail-inject"},

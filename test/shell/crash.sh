@@ -219,7 +219,7 @@ fi
 
 # do_kill COMPONENT: SIGKILL it (postfix-abort: `postfix abort`); prints what was killed
 do_kill() {
-  local pids
+  local pids i
   case $1 in
     cmtpd) pids=$(cmtpd_pids | tr '\n' ' ') ;;
     notary) pids=$NOTARY_PID ;;
@@ -227,7 +227,13 @@ do_kill() {
     postfix) pids=$(pf_master) ;;
     dovecot) pids=$(dc_master) ;;
     pop3) pids=$(pop3_pids | tr '\n' ' ') ;;
-    postfix-abort) postfix -c "$POSTFIX_CONF" abort >>"$T/postfix/start.out" 2>&1; echo "postfix abort"; return ;;
+    postfix-abort)
+      pids=$(pf_master)
+      postfix -c "$POSTFIX_CONF" abort >>"$T/postfix/start.out" 2>&1
+      # abort signals the master; wait until it is gone (postfix_up tests the pid)
+      for i in $(seq 100); do alive "$pids" || break; sleep 0.05; done
+      echo "postfix abort [$pids]"
+      return ;;
   esac
   [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null
   echo "kill -9 $1 [${pids% }]"

@@ -19,6 +19,8 @@
 # Cmail packages or /etc/cmail already exist here (they are not ours to purge), and
 # inside a package build (debian/rules sets CMAIL_IN_DEB_BUILD).
 . "$top_srcdir/test/shell/lib.sh"
+# Interrupted (the test harness's timeout sends TERM): exit, so that the packages are purged.
+trap 'exit 143' TERM INT HUP
 
 PKGS="cmail-server dovecot-cmail cmail-client"
 # pkg_present PKG: is PKG installed, even partly or as configuration files only?

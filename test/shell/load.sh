@@ -133,9 +133,9 @@ first=$(echo "$full" | head -1) last=$(echo "$full" | tail -1)
 echo "# first full sample: $first"
 echo "# last full sample:  $last"
 if [ -n "$first" ]; then
-  read -r _ _ _ c1 _ _ p1 _ _ _ <<<"$first"
-  read -r _ _ _ c2 _ _ p2 _ _ _ <<<"$last"
-  echo "# growth while held: cmtpd $(( (c2 - c1) / NCMTP )) KB/process, pop3 $(( (p2 - p1) / NCPOP )) KB/process over $(echo "$full" | wc -l) s"
+  read -r t1 _ _ c1 _ _ p1 _ _ _ <<<"$first"
+  read -r t2 _ _ c2 _ _ p2 _ _ _ <<<"$last"
+  echo "# growth while held: cmtpd $(( (c2 - c1) / NCMTP )) KB/process, pop3 $(( (p2 - p1) / NCPOP )) KB/process over $(( t2 - t1 )) s ($(echo "$full" | wc -l) samples)"
   check "cmtpd memory does not grow while held (< 10% + 1 MB)" test $(( c2 - c1 )) -le $(( c1 / 10 + 1024 ))
   check "pop3 memory does not grow while held (< 10% + 1 MB)" test $(( p2 - p1 )) -le $(( p1 / 10 + 1024 ))
 else

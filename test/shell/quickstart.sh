@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh - the README's first command works: contrib/quickstart runs the whole
-# flow (deposit, retrieval with the challenge, receipt notice) on private servers,
+# flow between two private servers (deposit, transit, retrieval with the challenge,
+# receipt notice),
 # every notice it prints is VALID, running it twice works, and --stop leaves nothing.
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
@@ -16,6 +17,10 @@ check "contrib/quickstart runs to the end" sh -c "'$top_srcdir/contrib/quickstar
 sed 's/^/# /' "$T/qs1.out" | tail -5
 check_output "bob's copy is byte-identical to alice's message" "byte-identical" cat "$T/qs1.out"
 check "every notice it verifies is VALID" test "$(grep -c ': VALID$' "$T/qs1.out")" -eq 4
+check_output "between two servers: a signed transit notice, countersigned by a.test" \
+  "signature 2: in EnvelopeInformation, by sending server \(S1\)" cat "$T/qs1.out"
+check_output "the receipt notice came back to a.test (SEND NORP) and was journalled" \
+  "receipt-received .*recipient=bob@b.test" cat "$T/qs1.out"
 check_fails "no verification failed" grep -qE 'INVALID|FAILED' "$T/qs1.out"
 check_output "the journal chain is intact" "chain intact" cat "$T/qs1.out"
 check_output "it ends with how to try it by hand and how to stop" "quickstart --stop" cat "$T/qs1.out"

@@ -179,6 +179,11 @@ fi
 ENV1=$(ls "$TOP/out" | sed -n 's/\.signed-deposit\.xml$//p' | head -1)
 check "the deposit notices are kept (envelope $ENV1)" test -n "$ENV1"
 check_output "a.test journalled the deposit" "deposited" cmail_evidence show "$ENV1"
+check_output "b.test's cmtpd answered a.test's CHCK RCPT for bob" "CHCK RCPT <bob@b\.test>: ok" cat "$TOP/b/cmtpd.log"
+xmllint --xpath "string(//*[local-name()='Entity']/*[local-name()='Certificate'])" \
+  "$TOP/out/$ENV1.signed-deposit.xml" 2>/dev/null | tr -d ' \n' | base64 -d > "$TOP/bob-entity.der" 2>/dev/null
+check "the deposit's Entity carries bob's certificate from b.test's PKI" \
+  cmp -s "$TOP/bob-entity.der" <(openssl x509 -in "$PB/users/bob@b.test.pem" -outform DER)
 use b
 check "bob's mailbox at b.test receives the stored form (SEND EVLP through cmail-relay)" \
   wait_mails bob "X-Cmail-Envelope-Id: $ENV1" 1 40
@@ -194,6 +199,10 @@ check_output "the transit notice mail carries a SignedTransitNotice for the enve
 notice_checks "SignedTransitNotice" "$TOP/notices/transit.xml"
 check_output "... signature 1 (transit) is b.test's server" "CN ?= ?mail\.b\.test" signer "$TOP/notices/transit.xml" 1
 check_output "... signature 2 (countersignature) is a.test's server" "CN ?= ?mail\.a\.test" signer "$TOP/notices/transit.xml" 2
+mh() { grep -o '<MimeMessageHash[^>]*>[^<]*' "$1" | head -1 | sed 's/.*>//'; }
+MH1=$(mh "$TOP/out/$ENV1.signed-deposit.xml")
+check "... its MimeMessageHash is the one alice's deposit notice carries" \
+  test -n "$MH1" -a "$MH1" = "$(mh "$TOP/notices/transit.xml")"
 other_attachments "$TM" transitNotice.xml transit
 check_output "a.test journalled relayed" "relayed" cmail_evidence show "$ENV1"
 for f in "$TOP"/out/*.xml; do notice_checks "$(basename "$f")" "$f"; done

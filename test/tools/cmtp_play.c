@@ -295,6 +295,7 @@ int     main(int argc, char **argv)
     }
     free(line);
     cm_reply_free(&last);
+    cm_stream_close(st);
     shutdown(sv[0], SHUT_WR);
     if (pid < 0)
 	return (0);
