@@ -58,12 +58,13 @@
 
 static int implicit_tls;
 
-/* usage - complain and exit */
-static void usage(void)
+/* usage - complain and exit; with help, to stdout and exit 0 */
+static void usage_to(int help)
 {
-    fprintf(stderr, "usage: cmtpd [-c config] [-L logfile] [-T] [-v] [-u user] [-l address:port]\n");
-    exit(2);
+    fprintf(help ? stdout : stderr, "usage: cmtpd [-c config] [-L logfile] [-T] [-v] [-u user] [-l address:port]\n");
+    exit(help ? 0 : 2);
 }
+
 
 /* peer_name - printable address of the client on fd */
 static void peer_name(int fd, char *buf, size_t size)
@@ -194,6 +195,8 @@ int     main(int argc, char **argv)
     int     ch;
 
     cm_log_init("cmtpd", CM_LOG_SYSLOG);
+    if (argc > 1 && strcmp(argv[1], "--help") == 0)
+        usage_to(1);
     while ((ch = getopt(argc, argv, "c:l:L:Tu:v")) != -1) {
 	switch (ch) {
 	case 'c':
@@ -214,11 +217,11 @@ int     main(int argc, char **argv)
 	case 'v':
 	    break;
 	default:
-	    usage();
+	    usage_to(0);
 	}
     }
     if (optind != argc)
-	usage();
+	usage_to(0);
     if (listen_addr)
 	cm_log_init("cmtpd", CM_LOG_SYSLOG | CM_LOG_STDERR);
     if (logfile && cm_log_file(logfile) < 0)

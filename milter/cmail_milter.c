@@ -58,12 +58,13 @@
 
 #define CMM_BACKLOG	128
 
-/* usage - complain and exit */
-static void usage(void)
+/* usage - complain and exit; with help, to stdout and exit 0 */
+static void usage_to(int help)
 {
-    fprintf(stderr, "usage: cmail-milter [-p SOCKET] [-c FILE] [-f] [-L LOGFILE] [-n] [-v]\n");
-    exit(EX_USAGE);
+    fprintf(help ? stdout : stderr, "usage: cmail-milter [-p SOCKET] [-c FILE] [-f] [-L LOGFILE] [-n] [-v]\n");
+    exit(help ? 0 : EX_USAGE);
 }
+
 
 /* socket_spec - libmilter syntax from -p or milter_socket */
 static int socket_spec(const char *in, char *out, size_t outlen)
@@ -138,6 +139,8 @@ int     main(int argc, char **argv)
     int     ch;
 
     cm_log_init("cmail-milter", CM_LOG_STDERR);
+    if (argc > 1 && strcmp(argv[1], "--help") == 0)
+        usage_to(1);
     while ((ch = getopt(argc, argv, "c:fL:np:v")) != -1) {
 	switch (ch) {
 	case 'c':
@@ -159,11 +162,11 @@ int     main(int argc, char **argv)
 	    verbose = 1;
 	    break;
 	default:
-	    usage();
+	    usage_to(0);
 	}
     }
     if (optind != argc)
-	usage();
+	usage_to(0);
     if (log_path && cm_log_file(log_path) < 0)
 	msg_fatal_status(EX_CANTCREAT, "cannot open log file %s: %m", log_path);
     if (config_path == 0)

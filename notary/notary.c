@@ -78,13 +78,14 @@
 NOTARY  notary;
 volatile sig_atomic_t notary_stop;
 
-/* usage - complain and exit */
-static void usage(void)
+/* usage - complain and exit; with help, to stdout and exit 0 */
+static void usage_to(int help)
 {
-    fprintf(stderr, "usage: cmail-notary [-f] [-c FILE] [-n]\n"
+    fprintf(help ? stdout : stderr, "usage: cmail-notary [-f] [-c FILE] [-n]\n"
 	    "       cmail-notary -G FILE\n");
-    exit(2);
+    exit(help ? 0 : 2);
 }
+
 
 /* on_signal - ask the main loop to stop */
 static void on_signal(int sig)
@@ -327,6 +328,8 @@ int     main(int argc, char **argv)
     int     ch;
 
     cm_log_init(argv[0], CM_LOG_STDERR);
+    if (argc > 1 && strcmp(argv[1], "--help") == 0)
+        usage_to(1);
     while ((ch = getopt(argc, argv, "c:fnG:h")) != -1) {
 	switch (ch) {
 	case 'c':
@@ -342,11 +345,11 @@ int     main(int argc, char **argv)
 	    generate = optarg;
 	    break;
 	default:
-	    usage();
+	    usage_to(0);
 	}
     }
     if (optind != argc)
-	usage();
+	usage_to(0);
     if (generate) {
 	CM_SEAL_KEY key;
 

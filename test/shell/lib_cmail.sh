@@ -184,7 +184,7 @@ $a:$RELAY_INJ_PORT inet n - n - - smtpd
   -o smtpd_client_restrictions=permit_mynetworks,reject
   -o smtpd_recipient_restrictions=permit_mynetworks,reject
 cmail-relay unix - n n - - pipe
-  flags=Rq user=nobody argv=$CMAIL_RELAY_BIN -c $CMAIL_CONF -f \${sender} -d \${nexthop} -- \${recipient}"
+  flags=Rq user=nobody argv=$CMAIL_RELAY_BIN -c $CMAIL_CONF -L $T/relay.log -f \${sender} -d \${nexthop} -- \${recipient}"
   fi
   POSTFIX_EXTRA_MASTER="$POSTFIX_EXTRA_MASTER
 $CMAIL_EXTRA_MASTER"
