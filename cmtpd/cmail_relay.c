@@ -59,6 +59,11 @@
  *	that cannot be relayed; 64 (EX_USAGE) bad arguments; 78
  *	(EX_CONFIG) bad configuration. On failure one line on standard
  *	error says why (Postfix puts it into the bounce or the log).
+ * LIMITS
+ *	Every wait is bounded: connect min(smtp_timeout, 30) s, each read
+ *	and write smtp_timeout, DNS 5 s x 2 tries, the notary 30 s; the
+ *	whole run session_time_limit (SIGALRM: exit 75, or 0 once the peer
+ *	has accepted the message, so that Postfix never sends it twice).
  * FILES
  *	No temporary file is ever named: the message and the unsealed
  *	container live in unnamed files (O_TMPFILE in spool_directory,
@@ -135,6 +140,30 @@ typedef struct {
     xmlDocPtr sdn_doc;
     char    sender[CM_ADDRESS_MAX + 1];	/* the depositor */
 } STORED;
+
+/*
+ * The watchdog (session_time_limit): every wait is bounded on its own, this
+ * bounds their sum. Before a peer accepted the message: 75, Postfix tries
+ * again; after: 0, never a second copy.
+ */
+static volatile sig_atomic_t relay_accepted;
+
+/* watchdog - SIGALRM: one line, and out */
+static void watchdog(int sig)
+{
+    static const char before[] = "cmail-relay: time limit (session_time_limit) reached, try again later\n";
+    static const char after[] = "cmail-relay: time limit reached after the peer accepted the message\n";
+
+    (void) sig;
+    if (relay_accepted) {
+	if (write(2, after, sizeof(after) - 1) < 0)
+	    _exit(0);
+	_exit(0);
+    }
+    if (write(2, before, sizeof(before) - 1) < 0)
+	_exit(EX_TEMPFAIL);
+    _exit(EX_TEMPFAIL);
+}
 
 /* finish - one line on stderr, the log, and the exit status */
 static void finish(int status, const char *fmt, ...)
@@ -697,6 +726,7 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
      * From here on the peer holds the message: never exit 75 (that would
      * send it again) and never send a non-delivery notice.
      */
+    relay_accepted = 1;
     if ((t = cm_notice_read(transit, transit_len, &tdoc, why, sizeof(why))) == 0
 	|| check_transit(r, s, tdoc, t, why, sizeof(why)) < 0) {
 	cm_notice_free(t);
@@ -1029,6 +1059,8 @@ int     main(int argc, char **argv)
     r.hostname[sizeof(r.hostname) - 1] = 0;
     if (cm_xml_init() < 0)
 	finish(EX_TEMPFAIL, "cannot initialise libxml2/xmlsec1");
+    signal(SIGALRM, watchdog);
+    alarm((unsigned) cm_config_int(r.cf, "session_time_limit"));
 
     /* What came in? */
     read_stdin(&r);

@@ -181,7 +181,7 @@ int     cm_relay_mx_parse(const unsigned char *answer, int len, int port,
 	unsigned pref;
 	char    name[NS_MAXDNAME];
     }      *mx;
-    int     nmx = 0, count, i, j, n = 0, null_mx = 0;
+    int     nmx = 0, count, i, j, n = 0;
 
     if (answer == 0 || len <= 0 || ns_initparse(answer, len, &msg) < 0) {
 	snprintf(err, errlen, "malformed DNS answer");
@@ -208,10 +208,9 @@ int     cm_relay_mx_parse(const unsigned char *answer, int len, int port,
 	    return (-1);
 	}
 	mx[nmx].pref = ns_get16(ns_rr_rdata(rr));
-	if (mx[nmx].name[0] == 0 || strcmp(mx[nmx].name, ".") == 0) {
-	    null_mx = 1;
+	/* A null MX (RFC 7505) names the root: no candidate from it. */
+	if (mx[nmx].name[0] == 0 || strcmp(mx[nmx].name, ".") == 0)
 	    continue;
-	}
 	if (!domain_ok(mx[nmx].name, strlen(mx[nmx].name)))
 	    continue;
 	/* Insertion sort, stable: equal preferences keep the order received. */
@@ -228,7 +227,6 @@ int     cm_relay_mx_parse(const unsigned char *answer, int len, int port,
 	}
 	nmx++;
     }
-    (void) null_mx;				/* a null MX alone gives no candidate */
     for (i = 0; i < nmx && n < max && n < CM_RELAY_HOSTS_MAX; i++)
 	format_host(hosts[n++], mx[i].name, strlen(mx[i].name), port);
     free(mx);

@@ -284,7 +284,7 @@ int     cm_seal_stream(const CM_SEAL_KEY *key, const char *envelope_id,
     unsigned char tag[CM_SEAL_TAG_LEN];
     unsigned char *in = 0, *out = 0;
     EVP_CIPHER_CTX *ctx = 0;
-    CM_SEAL_STATS st = {0, 0};
+    CM_SEAL_STATS st = {0, 0, 0};
     size_t  idlen, aadlen, hdrlen;
     ssize_t n;
     int     outl;
@@ -395,7 +395,7 @@ int     cm_unseal_stream_ring(const CM_SEAL_KEY *keys, size_t nkeys, const char 
     char    blob_id[CM_ENVELOPE_ID_MAX + 1];
     unsigned char *in = 0, *out = 0;
     EVP_CIPHER_CTX *ctx = 0;
-    CM_SEAL_STATS st = {0, 0};
+    CM_SEAL_STATS st = {0, 0, 0};
     size_t  fixed = CM_SEAL_MAGIC_LEN + CM_SEAL_KEY_ID_LEN + 1;
     size_t  held = 0;			/* bytes at the start of in[] */
     size_t  idlen, aadlen;
@@ -427,8 +427,10 @@ int     cm_unseal_stream_ring(const CM_SEAL_KEY *keys, size_t nkeys, const char 
 	goto done;
     }
     for (k = 0; k < nkeys && key == 0; k++)
-	if (CRYPTO_memcmp(key_id, keys[k].key_id, CM_SEAL_KEY_ID_LEN) == 0)
+	if (CRYPTO_memcmp(key_id, keys[k].key_id, CM_SEAL_KEY_ID_LEN) == 0) {
 	    key = keys + k;
+	    st.key_index = k;
+	}
     if (key == 0) {
 	snprintf(err, errlen, "unseal: sealed under key id %s, the seal key is %s%s",
 		 key_id, nkeys ? keys[0].key_id : "none", nkeys > 1 ? " (previous keys differ too)" : "");

@@ -112,6 +112,7 @@ typedef struct {
 typedef struct {
     unsigned long long in_bytes;	/* bytes read from in_fd */
     unsigned long long out_bytes;	/* bytes written to out_fd */
+    size_t  key_index;			/* unseal: which key of the ring opened it */
 } CM_SEAL_STATS;
 
 extern int cm_seal_key_parse(const char *text, size_t len, CM_SEAL_KEY *key,

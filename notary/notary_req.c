@@ -180,12 +180,14 @@ static int req_bulk(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
 	snprintf(err, errlen, "%s envelope=%s: %s", name, envelope_id, why);
 	ret = rc == -2 ? -2 : -1;
     } else {
-	cm_notary_out_str(o, CM_NF_KEY_ID, notary.seal[0].key_id);
+	const char *key_id = notary.seal[st.key_index < notary.nseal ? st.key_index : 0].key_id;
+
+	cm_notary_out_str(o, CM_NF_KEY_ID, key_id);
 	cm_notary_out_u64(o, CM_NF_BYTES_IN, st.in_bytes);
 	cm_notary_out_u64(o, CM_NF_BYTES_OUT, st.out_bytes);
 	msg_info("pid=%ld uid=%lu: %s id=%u envelope=%s key=%s in=%llu out=%llu",
 		 (long) c->pid, (unsigned long) c->uid, name, (unsigned) m->id, envelope_id,
-		 notary.seal[0].key_id, st.in_bytes, st.out_bytes);
+		 key_id, st.in_bytes, st.out_bytes);
 	ret = 0;
     }
     if (in_fd >= 0)

@@ -202,6 +202,8 @@ def cmtp(conn, mode, certdir, anchors, nt, log):
     def w(t): out.sendall(t.encode() + b"\r\n")
     def rl():
         return f.readline().decode().rstrip("\r\n")
+    if mode == "silent":
+        import time; time.sleep(20); return
     w("220 fake.b.test CMTP")
     while True:
         line = rl()
@@ -267,6 +269,7 @@ start_py "$T/sink.port" smtp "$T/mail" "$T/sink.port"; SINK=$PORT
 start_py "$T/ok.port" cmtp "$T/ok.port" ok "$T/pki-b" "$T/anchors.pem" "$NT" "$T/peer-ok.log"; OKPORT=$PORT
 start_py "$T/rej.port" cmtp "$T/rej.port" reject "$T/pki-b" "$T/anchors.pem" "$NT" "$T/peer-rej.log"; REJPORT=$PORT
 start_py "$T/wrong.port" cmtp "$T/wrong.port" ok "$T/pki-c" "$T/anchors.pem" "$NT" "$T/peer-wrong.log"; WRONGPORT=$PORT
+start_py "$T/silent.port" cmtp "$T/silent.port" silent "$T/pki-b" "$T/anchors.pem" "$NT" "$T/peer-silent.log"; SILENTPORT=$PORT
 [ -n "$SINK" ] && [ -n "$OKPORT" ] && [ -n "$REJPORT" ] && [ -n "$WRONGPORT" ] && ok "SMTP sink and three scripted peers listening" \
   || { not_ok "fake servers: $(cat "$T/fake.err")"; cm_done; exit 1; }
 for p in ok:$OKPORT rej:$REJPORT wrong:$WRONGPORT dead:$DEAD; do
@@ -374,6 +377,15 @@ expect relay_wait 75 "stored form, peer unreachable" "^ENV-WAIT: connect 127.0.0
 run_relay relay_old "$T/old.eml" -c "$T/dead.conf" -f alice@a.test -d b.test -- bob@b.test
 expect relay_old 69 "stored form older than relay_lifetime, peer unreachable" "undeliverable for more than 600 seconds"
 [ "$(mailcount)" = $((n0 + 1)) ] && ok "... non-delivery notice mailed" || not_ok "mails: $(ls "$T/mail")"
+
+# --- a peer that never answers: the watchdog (session_time_limit) ends the run with 75 --------------
+conf "$T/silent.conf" "$SILENTPORT" "notary_socket = $SOCK" "notice_submission_address = 127.0.0.1:$SINK" \
+  "session_time_limit = 2" "smtp_timeout = 30"
+sed -i '/^smtp_timeout = 10$/d' "$T/silent.conf"
+t0=$(date +%s)
+run_relay silent "$T/wait.eml" -c "$T/silent.conf" -f alice@a.test -d b.test -- bob@b.test
+expect silent 75 "a peer that never greets, session_time_limit 2" "time limit .* try again later"
+[ $(( $(date +%s) - t0 )) -le 6 ] && ok "... within a few seconds, not smtp_timeout" || not_ok "took $(( $(date +%s) - t0 ))s"
 
 # --- a stored form sealed under another key: 65 ---------------------------------------------------------
 "$SFT" genkey "$T/other.key" >/dev/null 2>&1

@@ -81,7 +81,7 @@ mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
 # play NAME [--cert FILE --key FILE]: the script on stdin against a fresh cmtpd (b.test)
 play() {
   local name=$1; shift
-  if "$PLAY" --ca "$PB/ca.pem" --name mail.b.test "$@" -- "$CMTPD" -c "$T/cmail.conf" -L "$T/cmtpd.log" \
+  if "$PLAY" --ca "$PB/ca.pem" --name mail.b.test "$@" -- "$CMTPD" -c "${CONF:-$T/cmail.conf}" -L "$T/cmtpd.log" \
       >"$T/.play" 2>&1; then
     ok "$name"
   else
@@ -159,17 +159,22 @@ GOODID=$(grep -o 'EnvelopeId="[^"]*"' "$T/good.xml" | head -1 | cut -d'"' -f2)
 
 # A SignedReceiptNotice as a.test would send it for a message of bob@b.test to alice@a.test
 # (server, recipient, server countersignature), envelope id unknown at b.test.
+# receipt NAME ENVID: $T/NAME.xml and $T/NAME.b64
+receipt() {
+  "$NT" build receipt "$T/$1.0.xml" --envelope-id "$2" \
+    --to alice@a.test --cert "$PA/users/alice@a.test.pem" &&
+  "$NT" sign "$T/$1.0.xml" "$T/$1.1.xml" --key "$PA/server.key" --cert "$PA/server.pem" --place postmark &&
+  "$NT" promote "$T/$1.1.xml" "$T/$1.2.xml" &&
+  "$NT" respond "$T/$1.2.xml" "$T/$1.3.xml" --answer "${ANSWER:-AAAA}" &&
+  "$NT" sign "$T/$1.3.xml" "$T/$1.4.xml" --key "$PA/users/alice@a.test.key" \
+    --cert "$PA/users/alice@a.test.pem" --place challenge &&
+  "$NT" sign "$T/$1.4.xml" "$T/$1.xml" --key "$PA/server.key" --cert "$PA/server.pem" --place postmark &&
+  base64 -w0 "$T/$1.xml" > "$T/$1.b64"
+}
 RID=$(date -u +%Y%m%dT%H%M%SZ).00000000deadbeef
+RID2=$(date -u +%Y%m%dT%H%M%SZ).00000000deadbee2
 ANSWER=$("$CT" answer 12345678901234567890123456789012345678 "$T/rsck" 2>/dev/null | tail -1)
-"$NT" build receipt "$T/r0.xml" --envelope-id "$RID" \
-  --to alice@a.test --cert "$PA/users/alice@a.test.pem" &&
-"$NT" sign "$T/r0.xml" "$T/r1.xml" --key "$PA/server.key" --cert "$PA/server.pem" --place postmark &&
-"$NT" promote "$T/r1.xml" "$T/r2.xml" &&
-"$NT" respond "$T/r2.xml" "$T/r3.xml" --answer "${ANSWER:-AAAA}" &&
-"$NT" sign "$T/r3.xml" "$T/r4.xml" --key "$PA/users/alice@a.test.key" --cert "$PA/users/alice@a.test.pem" \
-  --place challenge &&
-"$NT" sign "$T/r4.xml" "$T/receipt.xml" --key "$PA/server.key" --cert "$PA/server.pem" --place postmark &&
-base64 -w0 "$T/receipt.xml" > "$T/receipt.b64" &&
+receipt receipt "$RID" && receipt receipt2 "$RID2" &&
 sed 's|\(<Response[^>]*>\)[^<]*|\1AAAA|' "$T/receipt.xml" | base64 -w0 > "$T/receipt-tampered.b64"
 [ $? -eq 0 ] && ok "a SignedReceiptNotice (a.test server, alice, a.test server) made with our tools" \
   || not_ok "a SignedReceiptNotice made with our tools"
@@ -406,6 +411,34 @@ check_output "... for bob@b.test, with the receipt notice attached" 'receiptNoti
   bash -c "f=\$(ls -t '$T'/sink/* | head -1); grep -q 'bob@b.test' \"\$f\" && cat \"\$f\""
 check "exactly one receipt-received row" \
   test "$("$CMAIL" evidence show "$RID" --db "$T/evidence.db" 2>/dev/null | grep -c receipt-received)" -eq 1
+
+# --- Postfix refuses for good (a sink answering 5xx to RCPT): 554 5.3.0 ---
+mta_free_port REJ_PORT
+smtp-sink -u postfix -f rcpt "127.0.0.1:$REJ_PORT" 10 >"$T/rej.log" 2>&1 &
+cm_on_exit "kill $! 2>/dev/null"
+mta_wait_port "$REJ_PORT" 10
+sed -e "s/^injection_address = .*/injection_address = 127.0.0.1:$REJ_PORT/" \
+  -e "s/^notice_submission_address = .*/notice_submission_address = 127.0.0.1:$REJ_PORT/" \
+  "$T/cmail.conf" > "$T/reject.conf"
+envelope 5 bob@b.test && sdn refused 5 "$PA" alice@a.test bob@b.test "$PB/users/bob@b.test.pem"
+REFID=$(grep -o 'EnvelopeId="[^"]*"' "$T/refused.xml" | head -1 | cut -d'"' -f2)
+"$NTOOL" "$T/notary.sock" record "$RID2" deposited sender=bob@b.test nrcpt=1 >/dev/null
+CONF=$T/reject.conf gate "Postfix refusing for good: SEND EVLP 554 5.3.0 envelope refused, SEND NORP 554 5.3.0 not deliverable" \
+  "SEND EVLP @{$T/good.b64}" "${AS_A[@]}" <<EOS
+$HELLO
+> SEND EVLP @{$T/refused.b64}
+< 354
+send $T/env5.txt
+< 554 ^5\.3\.0 Error: envelope refused
+> SEND NORP @{$T/receipt2.b64}
+< 554 ^5\.3\.0 Error: receipt notice not deliverable
+> QUIT
+< 221
+EOS
+check_fails "no transit row for the refused envelope" \
+  bash -c "'$CMAIL' evidence show '$REFID' --db '$T/evidence.db' 2>/dev/null | grep -q transit"
+check_fails "no receipt-received row for the undeliverable receipt" \
+  bash -c "'$CMAIL' evidence show '$RID2' --db '$T/evidence.db' 2>/dev/null | grep -q receipt-received"
 
 # --- temporary trouble: 451 4.3.0, nothing kept ---
 # A fresh envelope while the injection listener is down; then a receipt while the
