@@ -154,14 +154,16 @@ static void watchdog(int sig)
     static const char before[] = "cmail-relay: time limit (session_time_limit) reached, try again later\n";
     static const char after[] = "cmail-relay: time limit reached after the peer accepted the message\n";
 
+    ssize_t ignored;
+
     (void) sig;
     if (relay_accepted) {
-	if (write(2, after, sizeof(after) - 1) < 0)
-	    _exit(0);
+	ignored = write(2, after, sizeof(after) - 1);
+	(void) ignored;
 	_exit(0);
     }
-    if (write(2, before, sizeof(before) - 1) < 0)
-	_exit(EX_TEMPFAIL);
+    ignored = write(2, before, sizeof(before) - 1);
+    (void) ignored;
     _exit(EX_TEMPFAIL);
 }
 
@@ -1061,6 +1063,10 @@ int     main(int argc, char **argv)
 	finish(EX_TEMPFAIL, "cannot initialise libxml2/xmlsec1");
     signal(SIGALRM, watchdog);
     alarm((unsigned) cm_config_int(r.cf, "session_time_limit"));
+
+    if (r.verbose)
+	msg_info("sender=<%s> nexthop=%s domain=%s nrcpt=%d config=%s", r.sender, nexthop,
+		 r.domain, r.nrcpt, conf);
 
     /* What came in? */
     read_stdin(&r);

@@ -74,7 +74,7 @@ int     cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,
 	    "\r\n"
 	    "  From:        %s\r\n"
 	    "  Subject:     %s\r\n"
-	    "  Deposited:   %s at %s\r\n"
+	    "  Stored:      %s at %s\r\n"
 	    "  Envelope id: %s\r\n"
 	    "\r\n"
 	    "Its content is sealed: no mail program can show it, and this mailbox\r\n"

@@ -41,7 +41,7 @@ typedef struct {
     const char *envelope_id;
     const char *sender;			/* MAIL FROM */
     const char *server;			/* our host name */
-    const char *date;			/* RFC 5322 date of the deposit */
+    const char *date;			/* RFC 5322 date it was stored here */
 } CM_STORED_INFO;
 
 extern int cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,

@@ -5,8 +5,15 @@
 # b.test server; the peers are a.test (its own test PKI, trusted), c.test (trusted, but
 # another domain), a second a.test CA whose server certificate is revoked, and a user
 # certificate (not a server one). The injection listener is Postfix's smtp-sink; the notary
-# is the real cmail-notary. Each check needing a server verb that cmtpd does not have yet is
-# reported as "# SKIP missing: ...".
+# is the real cmail-notary. Replies covered: CHCK RCPT 250 (with and without the
+# certificate), 503 duplicate, 501 syntax and parameters, 553 unknown; 530 for every peer
+# verb without an authenticated Cmail server (501 before CELO); SEND EVLP 354 then 250
+# TransitNotice (again for a repeat, delivered once), 503 bad transit notice (bad base64,
+# not a notice, tampered, wrong hash, wrong postmark signer, peer of another domain), 550 no
+# local recipient, 501 syntax, 554 5.3.0 and 451 4.3.0 (Postfix refusing, injection or
+# notary down); SEND NORP 250 (twice, one notice mail), 554 5.7.1 refusals, 554 5.3.0, 451.
+# Each check needing a server verb that cmtpd does not have yet is reported as
+# "# SKIP missing: ...".
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
 
