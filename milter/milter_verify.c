@@ -20,6 +20,9 @@
  *--*/
 #include "config.h"
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <stdio_ext.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -74,6 +77,16 @@ int     cmm_tempfile(const CMM_SETTINGS *set, FILE **fp_r, char *err, size_t err
 	close(fd);
 	return (-1);
     }
+#ifdef __GLIBC__
+
+    /*
+     * One message's file is used by one callback at a time: no stdio lock.
+     * In this threaded process every getc() would otherwise take and drop
+     * a lock (10% of the server CPU of a 1 MB deposit, in the stored-form
+     * extraction).
+     */
+    (void) __fsetlocking(fp, FSETLOCKING_BYCALLER);
+#endif
     *fp_r = fp;
     return (0);
 }

@@ -320,11 +320,12 @@ cmail_stack_save b
 check "b.test is down (nothing listens on its CMTP port)" mta_port_free "$B_CMTP"
 use a
 postconf -c "$POSTFIX_CONF" -e defer_transports= && postfix_reload
+nlog=$(wc -l < "$POSTFIX_LOG")
 postqueue -c "$POSTFIX_CONF" -f
 sleep 3
 check_output "the message waits in a.test's queue (postqueue -p)" "bob@b\.test" postqueue -c "$POSTFIX_CONF" -p
-check_output "... deferred by cmail-relay" "status=deferred.*|delivery temporarily suspended" \
-  grep -E "cmail-relay.*status=deferred|status=deferred.*cmail-relay" "$POSTFIX_LOG"
+check_output "... deferred by cmail-relay (exit 75: b.test cannot be reached)" \
+  "relay=cmail-relay.*status=deferred.*(connect|refused|127\.0\.0\.3)" bash -c "tail -n +$((nlog + 1)) '$POSTFIX_LOG' | grep -F 'to=<bob@b.test>'"
 use b
 check "b.test starts again (same ports)" postfix_start
 cmail_stack_save b

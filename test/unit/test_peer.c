@@ -644,6 +644,37 @@ static void test_client_unavailable(void **state)
     assert_int_equal(finish(&run), 0);
 }
 
+/* test_client_failover - the next candidate when one is down */
+static void test_client_failover(void **state)
+{
+    RUN     run, dead;
+    FAKE    f = {"ok", "b.test"};
+    CM_CMTP_CLIENT *c;
+    char    conf[2048], err[1024], map[600], live[100];
+    int     fail = -1;
+
+    (void) state;
+    start(&dead, 0, 30);			/* a port nobody listens on */
+    start(&run, &f, 30);
+    snprintf(live, sizeof(live), "%s", strchr(cm_config_str(run.cf, "cmail_relay_map"), '=') + 1);
+    snprintf(map, sizeof(map), "%s %s", cm_config_str(dead.cf, "cmail_relay_map"),
+	     cm_config_str(run.cf, "cmail_relay_map"));
+    snprintf(conf, sizeof(conf), "myhostname = mail.a.test\ntrust_anchors = %s\ncrl_directory = %s\n"
+	     "tls_certificate = %s/a.test/server.pem\ntls_key = %s/a.test/server.key\n"
+	     "cmail_relay_map = %s\nsmtp_timeout = 30\n", trust_file, crl_dir, dir, dir, map);
+    cm_config_free(run.cf);
+    run.cf = cm_config_parse(conf, strlen(conf), "test", err, sizeof(err));
+    assert_non_null(run.cf);
+    c = cm_cmtp_open_ex(run.cf, trust, "b.test", err, sizeof(err), &fail);
+    if (c == 0)
+	fprintf(stderr, "# failover: %s\n", err);
+    assert_non_null(c);
+    assert_string_equal(cm_cmtp_peer_host(c), live);
+    cm_cmtp_close(c);
+    assert_int_equal(finish(&run), 0);
+    assert_int_equal(finish(&dead), 0);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +686,7 @@ int     main(void)
 	cmocka_unit_test(test_client_hangup),
 	cmocka_unit_test(test_client_peer_refused),
 	cmocka_unit_test(test_client_unavailable),
+	cmocka_unit_test(test_client_failover),
     };
 
     return (cmocka_run_group_tests(tests, group_setup, group_teardown));
