@@ -647,12 +647,7 @@ static void cc_check_certdir(CC_STATE *cc, const CM_CONFIG *cf, CM_TRUST *trust)
 	    cc_error(cc, "certificate_directory: %s: %s", de->d_name, err);
 	    continue;
 	}
-	memset(&opts, 0, sizeof(opts));
-	opts.role = CM_ROLE_CLIENT;
-	opts.purpose = CM_PURPOSE_SMIME;
-	opts.usage = CM_USE_SIGN | CM_USE_ENCIPHER;
-	opts.addresses[0] = addr;
-	opts.n_addresses = 1;
+	cm_cert_opts_user(&opts, addr, CM_USE_SIGN | CM_USE_ENCIPHER);
 	memset(rep, 0, sizeof(*rep));
 	(void) cm_cert_check(trust, cert, &opts, rep);
 	addr_bad = 0;

@@ -300,12 +300,7 @@ static int envelope_commands(SEND *s)
 	    snprintf(s->err, sizeof(s->err), "no certificate for <%s> in the server's reply", s->rcpt[i].addr);
 	    return (CMAIL_EX_FAIL);
 	}
-	memset(&opts, 0, sizeof(opts));
-	opts.role = CM_ROLE_CLIENT;
-	opts.purpose = CM_PURPOSE_SMIME;
-	opts.usage = CM_USE_ENCIPHER;
-	opts.addresses[0] = s->rcpt[i].addr;
-	opts.n_addresses = 1;
+	cm_cert_opts_user(&opts, s->rcpt[i].addr, CM_USE_ENCIPHER);
 	if (cm_cert_validate(s->trust, s->rcpt[i].cert, &opts, s->err, sizeof(s->err)) < 0) {
 	    char    why[sizeof(s->err)];
 

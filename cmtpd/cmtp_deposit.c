@@ -114,10 +114,11 @@ CM_NOTARY *cmtp_notary(CMTP_SESSION *s, char *err, size_t errlen)
     return (cm_notary_connect(cm_config_str(s->cf, "notary_socket"), NOTARY_TIMEOUT_MS, err, errlen));
 }
 
-/* deposit_notice - build and have the notary sign the DepositNotice */
-static char *deposit_notice(CMTP_SESSION *s, size_t *len, char *err, size_t errlen)
+/* cmtp_postmark_notice - a Deposit- or TransitNotice of this ENVELOPE, signed by us */
+char   *cmtp_postmark_notice(CMTP_SESSION *s, CM_NOTICE_TYPE type, size_t *len,
+			             char *err, size_t errlen)
 {
-    CM_NOTICE *n = cm_notice_new(CM_NOTICE_DEPOSIT);
+    CM_NOTICE *n = cm_notice_new(type);
     xmlDocPtr doc = 0;
     char   *xml = 0, *signed_xml = 0;
     size_t  xml_len;
@@ -239,7 +240,8 @@ void    cmtp_data(CMTP_SESSION *s)
     if (cmtp_read_envelope(s) < 0)
 	return;
     if (new_envelope_id(s->envelope_id, sizeof(s->envelope_id)) < 0
-	|| (notice = deposit_notice(s, &notice_len, err, sizeof(err))) == 0) {
+	|| (notice = cmtp_postmark_notice(s, CM_NOTICE_DEPOSIT, &notice_len,
+						 err, sizeof(err))) == 0) {
 	msg_warn("%s: deposit notice: %s", s->client_addr, s->envelope_id[0] ? err : "no randomness");
 	cmtp_discard_data(s);
 	cm_reply(s->st, 451, "4.3.0 Error: cannot issue the deposit notice, try again later");

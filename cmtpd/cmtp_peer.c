@@ -332,36 +332,6 @@ static int evlp_check(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n, char *
     return (0);
 }
 
-/* transit_notice - the TransitNotice of this envelope, signed by us */
-static char *transit_notice(CMTP_SESSION *s, size_t *len, char *err, size_t errlen)
-{
-    CM_NOTICE *n = cm_notice_new(CM_NOTICE_TRANSIT);
-    xmlDocPtr doc = 0;
-    char   *xml = 0, *signed_xml = 0;
-    size_t  xml_len;
-    CM_NOTARY *nc = 0;
-
-    if (n == 0 || cm_notice_set_str(&n->envelope_id, s->envelope_id) < 0
-	|| cm_notice_add_mime_hash(n, CM_HASH_SHA256, s->mime_hash) < 0) {
-	snprintf(err, errlen, "out of memory");
-	goto done;
-    }
-    if ((doc = cm_notice_build(n, err, errlen)) == 0
-	|| (xml = cm_xml_serialize(doc, &xml_len)) == 0)
-	goto done;
-    if ((nc = cmtp_notary(s, err, errlen)) == 0)
-	goto done;
-    if (cm_notary_sign(nc, xml, xml_len, CM_NOTARY_PLACE_POSTMARK, &signed_xml, len, err, errlen) < 0)
-	signed_xml = 0;
-done:
-    cm_notary_close(nc);
-    free(xml);
-    if (doc)
-	xmlFreeDoc(doc);
-    cm_notice_free(n);
-    return (signed_xml);
-}
-
 /* already - how many journal rows of event (and recipient) this envelope has */
 static long long already(CMTP_SESSION *s, const char *envelope_id, const char *event,
 			         const char *address, char *details, size_t dlen,
@@ -421,7 +391,8 @@ static void send_evlp(CMTP_SESSION *s, const char *arg)
 	goto done;
     }
     if ((seen = already(s, s->envelope_id, "transit", 0, 0, 0, err, sizeof(err))) < 0
-	|| (transit = transit_notice(s, &transit_len, err, sizeof(err))) == 0) {
+	|| (transit = cmtp_postmark_notice(s, CM_NOTICE_TRANSIT, &transit_len,
+					       err, sizeof(err))) == 0) {
 	msg_warn("%s: SEND EVLP: %s", s->envelope_id, err);
 	cm_reply(s->st, 451, "4.3.0 Error: cannot take the envelope now, try again later");
 	goto done;

@@ -69,12 +69,7 @@ X509   *cmtp_user_cert(CMTP_SESSION *s, const char *addr, char *err, size_t errl
     }
     if ((cert = cm_certdir_lookup(cm_config_str(s->cf, "certificate_directory"), addr, err, errlen)) == 0)
 	return (0);
-    memset(&opts, 0, sizeof(opts));
-    opts.role = CM_ROLE_CLIENT;
-    opts.purpose = CM_PURPOSE_SMIME;
-    opts.usage = CM_USE_SIGN | CM_USE_ENCIPHER;
-    opts.addresses[0] = addr;
-    opts.n_addresses = 1;
+    cm_cert_opts_user(&opts, addr, CM_USE_SIGN | CM_USE_ENCIPHER);
     if (cm_cert_validate(s->trust, cert, &opts, err, errlen) < 0) {
 	X509_free(cert);
 	return (0);

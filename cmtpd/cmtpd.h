@@ -71,6 +71,8 @@ extern void cmtp_cert_reply(CMTP_SESSION *s, X509 *cert, int requested);
 /* cmtp_deposit.c */
 extern int cmtp_read_envelope(CMTP_SESSION *s);
 extern void cmtp_data(CMTP_SESSION *s);
+extern char *cmtp_postmark_notice(CMTP_SESSION *s, CM_NOTICE_TYPE type, size_t *len,
+				          char *err, size_t errlen);
 extern CM_NOTARY *cmtp_notary(CMTP_SESSION *s, char *err, size_t errlen);
 extern int cmtp_same_cert(const char *b64, X509 *cert);
 extern X509 *cmtp_postmark_signer(xmlDocPtr doc, int nth);

@@ -1092,3 +1092,14 @@ int     cm_cert_validate(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, 
     free(rep);
     return (-1);
 }
+
+/* cm_cert_opts_user - the options for a user certificate of one address */
+void    cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address, int usage)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->role = CM_ROLE_CLIENT;
+    opts->purpose = CM_PURPOSE_SMIME;
+    opts->usage = usage;
+    opts->addresses[0] = address;
+    opts->n_addresses = 1;
+}

@@ -13,6 +13,8 @@
  *	void	cm_trust_free(CM_TRUST *trust);
  *	int	cm_cert_check(CM_TRUST *trust, X509 *cert,
  *				const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
+ *	void	cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address,
+ *				int usage);
  *	int	cm_cert_validate(CM_TRUST *trust, X509 *cert,
  *				const CM_CERT_OPTS *opts, char *err, size_t errlen);
  *
@@ -39,6 +41,10 @@
  *
  *	cm_cert_validate() is the same for programs: 0, or -1 with the
  *	first failed rule and its reason in err.
+ *
+ *	cm_cert_opts_user() sets opts for a Cmail user's certificate of
+ *	one address (Annex C.3, role client, purpose S/MIME) with the
+ *	keyUsage bits usage (CM_USE_SIGN, CM_USE_ENCIPHER).
  *
  *	Verification time is opts->at when non-zero (the auditor's --at),
  *	else the clock. Servers never set opts->at.
@@ -109,6 +115,7 @@ extern CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err,
 extern void cm_trust_free(CM_TRUST *trust);
 extern int cm_cert_check(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
 extern int cm_cert_validate(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, char *err, size_t errlen);
+extern void cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address, int usage);
 extern void cm_cert_rule_add(CM_CERT_REPORT *rep, const char *rule, int ok, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 extern int cm_cert_report_ok(const CM_CERT_REPORT *rep);

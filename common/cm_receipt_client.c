@@ -115,12 +115,7 @@ int     cm_receipt_check(xmlDocPtr doc, const CM_NOTICE *n, CM_TRUST *trust, X50
 	return (-1);
     }
     e = &n->entities[0];
-    memset(&opts, 0, sizeof(opts));
-    opts.role = CM_ROLE_CLIENT;
-    opts.purpose = CM_PURPOSE_SMIME;
-    opts.usage = CM_USE_SIGN | CM_USE_ENCIPHER;
-    opts.addresses[0] = e->address;
-    opts.n_addresses = 1;
+    cm_cert_opts_user(&opts, e->address, CM_USE_SIGN | CM_USE_ENCIPHER);
     if (cm_cert_validate(trust, cert, &opts, why, sizeof(why)) < 0) {
 	snprintf(err, errlen, "the receipt notice is for <%.254s>, and --cert cannot answer for it: %.200s",
 		 e->address, why);
