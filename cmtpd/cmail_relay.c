@@ -1046,7 +1046,7 @@ int     main(int argc, char **argv)
     nexthop_domain(&r, nexthop);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Configuration problems: 78, Postfix defers and logs them. */
+    /* Configuration problems: 78 (s2s.md); Postfix treats it as 5.3.5, a bounce. */
     if (conf == 0)
 	conf = cm_config_default_path();
     if ((r.cf = cm_config_load(conf, r.err, sizeof(r.err))) == 0)
