@@ -49,16 +49,20 @@
  *		an empty default_filter_nexthop, the recipient domain). The
  *		peer must speak for the recipients' domain, whatever -d says
  *		(a difference is logged); recipients in several domains are
- *		refused (EX_CONFIG).
+ *		deferred as a configuration error.
  *	-v	   log more.
  * EXIT STATUS
  *	0 relayed; 75 (EX_TEMPFAIL) try again later (connection failure,
  *	4xx, notary down); 69 (EX_UNAVAILABLE) refused for good (5xx,
  *	non-delivery); 77 (EX_NOPERM) the peer's certificate was refused;
  *	65 (EX_DATAERR) not a stored form or receipt notice mail, or one
- *	that cannot be relayed; 64 (EX_USAGE) bad arguments; 78
- *	(EX_CONFIG) bad configuration. On failure one line on standard
- *	error says why (Postfix puts it into the bounce or the log).
+ *	that cannot be relayed; 64 (EX_USAGE) bad arguments. A bad
+ *	configuration exits 75 too, with a line starting "configuration:":
+ *	Postfix counts EX_CONFIG (78) as permanent and would bounce
+ *	certified mail because of an admin's typo; deferred, the mail
+ *	waits in the queue until the configuration is fixed. On failure
+ *	one line on standard error says why (Postfix puts it into the
+ *	bounce or the log).
  * LIMITS
  *	Every wait is bounded: connect min(smtp_timeout, 30) s, each read
  *	and write smtp_timeout, DNS 5 s x 2 tries, the notary 30 s; the
@@ -114,6 +118,10 @@
 #define RELAY_RECORD_TRIES	3
 #define RELAY_DETAIL_MAX	512	/* one evidence detail value */
 #define RELAY_B64_MAX		((CM_NOTICE_MAX / 3 + 1) * 4 + 4096)
+
+
+/* A configuration problem defers (see EXIT STATUS). */
+#define RELAY_EX_CONFIG EX_TEMPFAIL
 
 /* Everything one run needs; no globals beyond the program name. */
 typedef struct {
@@ -903,7 +911,7 @@ static int check_receipt(RELAY *r, xmlDocPtr doc, char *err, size_t errlen)
     char    why[512];
 
     if ((ours = cm_pem_read_cert(cm_config_str(r->cf, "server_certificate"), why, sizeof(why))) == 0)
-	finish(EX_CONFIG, "server certificate: %s", why);
+	finish(RELAY_EX_CONFIG, "configuration: server certificate: %s", why);
     if (!X509_digest(ours, EVP_sha256(), md, &mdlen) || mdlen != 32) {
 	X509_free(ours);
 	finish(EX_TEMPFAIL, "cannot hash the server certificate");
@@ -984,7 +992,7 @@ static void nexthop_domain(RELAY *r, const char *d)
 
     for (i = 1; i < r->nrcpt; i++)
 	if (strcasecmp(cm_addr_domain(r->rcpts[i]), dom) != 0)
-	    finish(EX_CONFIG, "recipients in several domains (%.100s, %.100s): Postfix must leave "
+	    finish(RELAY_EX_CONFIG, "configuration: recipients in several domains (%.100s, %.100s): Postfix must leave "
 		   "default_filter_nexthop empty", dom, cm_addr_domain(r->rcpts[i]));
     snprintf(r->domain, sizeof(r->domain), "%s", dom);
     if (*p == '[')
@@ -1030,7 +1038,7 @@ int     main(int argc, char **argv)
 	}
     }
     if (logfile && cm_log_file(logfile) < 0)
-	finish(EX_CONFIG, "open log file %s: %s", logfile, strerror(errno));
+	finish(RELAY_EX_CONFIG, "configuration: open log file %s: %s", logfile, strerror(errno));
     if (r.sender == 0 || nexthop == 0 || optind >= argc)
 	usage();
     /* pipe(8) writes the null sender as MAILER-DAEMON (null_sender). */
@@ -1046,13 +1054,13 @@ int     main(int argc, char **argv)
     nexthop_domain(&r, nexthop);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Configuration problems: 78 (s2s.md); Postfix treats it as 5.3.5, a bounce. */
+    /* Configuration problems: deferred (RELAY_EX_CONFIG), never a bounce. */
     if (conf == 0)
 	conf = cm_config_default_path();
     if ((r.cf = cm_config_load(conf, r.err, sizeof(r.err))) == 0)
-	finish(EX_CONFIG, "%s", r.err);
+	finish(RELAY_EX_CONFIG, "configuration: %s", r.err);
     if (cm_relay_map_check(cm_config_str(r.cf, "cmail_relay_map"), r.err, sizeof(r.err)) < 0)
-	finish(EX_CONFIG, "%s: %s", conf, r.err);
+	finish(RELAY_EX_CONFIG, "configuration: %s: %s", conf, r.err);
     if (*cm_config_str(r.cf, "schema_directory"))
 	cm_schema_set_dir(cm_config_str(r.cf, "schema_directory"));
     snprintf(r.hostname, sizeof(r.hostname), "%s", cm_config_str(r.cf, "myhostname"));
@@ -1079,7 +1087,7 @@ int     main(int argc, char **argv)
 	    finish(EX_TEMPFAIL, "write error on a temporary file: %s", strerror(errno));
 	if ((r.trust = cm_trust_load(cm_config_str(r.cf, "trust_anchors"),
 				     cm_config_str(r.cf, "crl_directory"), r.err, sizeof(r.err))) == 0)
-	    finish(EX_CONFIG, "trust anchors: %s", r.err);
+	    finish(RELAY_EX_CONFIG, "configuration: trust anchors: %s", r.err);
 	if (*r.sender == 0)
 	    finish(EX_DATAERR, "%s: a stored form with the null sender", s.envelope_id);
 	relay_stored(&r, &s, sealed);
@@ -1088,7 +1096,7 @@ int     main(int argc, char **argv)
     if ((xml = receipt_attachment(&r, &len)) != 0) {
 	if ((r.trust = cm_trust_load(cm_config_str(r.cf, "trust_anchors"),
 				     cm_config_str(r.cf, "crl_directory"), r.err, sizeof(r.err))) == 0)
-	    finish(EX_CONFIG, "trust anchors: %s", r.err);
+	    finish(RELAY_EX_CONFIG, "configuration: trust anchors: %s", r.err);
 	relay_receipt(&r, xml, len);
     }
     finish(EX_DATAERR, "not a Cmail stored form or receipt notice mail");

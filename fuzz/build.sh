@@ -35,8 +35,12 @@ CFLAGS="-g -O1 -std=gnu11 $SAN -Wall -Wno-unused-parameter \
  -I$top_builddir -I$top_srcdir/common -I$top_srcdir/cmtpd -I$top_srcdir/fuzz $pc_cflags \
  -DCMAIL_SCHEMA_DIR=\"$top_srcdir/schemas\" -DCMAIL_SYSCONFDIR=\"/etc/cmail\""
 
-# Library objects: all of common/, cmtpd's modules (not cmtpd.c: it holds main()), the helpers.
-lib_src="$(ls "$top_srcdir"/common/cm_*.c) $(ls "$top_srcdir"/cmtpd/*.c | grep -v '/cmtpd\.c$')"
+# Library objects: all of common/, cmtpd's modules as cmtpd/Makefile.am lists them in cmtpd_SOURCES
+# (not cmtpd.c: it holds main()), the helpers.
+cmtpd_src=$(sed -n '/^cmtpd_SOURCES *=/,/[^\\]$/p' "$top_srcdir/cmtpd/Makefile.am" | tr -s ' \t\\' '\n\n\n' |
+  grep '\.c$' | grep -vx 'cmtpd\.c' | sed "s#^#$top_srcdir/cmtpd/#")
+[ -n "$cmtpd_src" ] || { echo "fuzz/build.sh: no cmtpd_SOURCES in cmtpd/Makefile.am"; exit 1; }
+lib_src="$(ls "$top_srcdir"/common/cm_*.c) $cmtpd_src"
 lib_src="$lib_src $top_srcdir/fuzz/fuzz_common.c"
 newest_h=$(ls -t "$top_srcdir"/common/*.h "$top_srcdir"/cmtpd/*.h "$top_srcdir"/fuzz/*.h "$top_builddir/config.h" | head -n 1)
 

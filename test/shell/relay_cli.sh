@@ -1,6 +1,6 @@
 #!/bin/bash
 # test/shell/relay_cli.sh - cmail-relay as Postfix pipe(8) runs it: arguments and exit codes (64 bad
-# arguments, 78 configuration, 65 not a stored form or receipt notice mail, 75 notary down or peer
+# arguments, 75 configuration (deferred), 65 not a stored form or receipt notice mail, 75 notary down or peer
 # unreachable, 69 given up), exactly one line on stderr for every failure, no file left behind; then,
 # with a running cmail-notary, a scripted CMTP peer (Python ssl, mutual TLS) and an SMTP sink for the
 # notice mails: SEND EVLP with the transit notice countersigned, journalled and mailed (checked with
@@ -51,17 +51,17 @@ expect badopt 64 "unknown option" "usage"
 run_relay badrcpt "$T/plain.eml" -f a@a.test -d b.test -- 'bob@b.test' 'not an address'
 expect badrcpt 64 "a recipient that is not an address" "bad recipient address 'not an address'"
 run_relay mixed "$T/plain.eml" -f a@a.test -d b.test -- bob@b.test dave@d.test
-expect mixed 78 "recipients in two domains" "recipients in several domains .*default_filter_nexthop"
+expect mixed 75 "recipients in two domains (a configuration problem: deferred, not bounced)" "configuration: recipients in several domains .*default_filter_nexthop"
 
-# --- configuration: 78 ----------------------------------------------------------------------------
+# --- configuration: 75, deferred ----------------------------------------------------------------------------
 run_relay noconf "$T/plain.eml" -c "$T/missing.conf" -f a@a.test -d b.test -- bob@b.test
-expect noconf 78 "missing cmail.conf" "missing.conf"
+expect noconf 75 "missing cmail.conf" "configuration: .*missing.conf"
 echo "colour = blue" >"$T/unknown.conf"
 run_relay unknownkey "$T/plain.eml" -c "$T/unknown.conf" -f a@a.test -d b.test -- bob@b.test
-expect unknownkey 78 "unknown cmail.conf parameter" "line 1: unknown parameter 'colour'"
+expect unknownkey 75 "unknown cmail.conf parameter" "configuration: .*line 1: unknown parameter 'colour'"
 echo "cmail_relay_map = b.test" >"$T/badmap.conf"
 run_relay badmap "$T/plain.eml" -c "$T/badmap.conf" -f a@a.test -d b.test -- bob@b.test
-expect badmap 78 "bad cmail_relay_map" "cmail_relay_map: bad entry 'b.test'"
+expect badmap 75 "bad cmail_relay_map" "configuration: .*cmail_relay_map: bad entry 'b.test'"
 
 # --- not a stored form: 65 ------------------------------------------------------------------------
 { echo "myhostname = mail.a.test"; echo "spool_directory = $T/spool"
