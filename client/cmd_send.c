@@ -244,25 +244,6 @@ static int session_open(SEND *s)
     return (ret);
 }
 
-/* reply_cert - the UserCertificate object of a MAIL/RCPT reply */
-static X509 *reply_cert(const CM_REPLY *r)
-{
-    size_t  len;
-    unsigned char *der = cm_reply_get_object(r, "UserCertificate", &len);
-    const unsigned char *p = der;
-    X509   *cert = 0;
-
-    if (der && len <= CM_CERT_DER_MAX) {
-	cert = d2i_X509(0, &p, (long) len);
-	if (cert && p != der + len) {
-	    X509_free(cert);
-	    cert = 0;
-	}
-    }
-    free(der);
-    return (cert);
-}
-
 /* envelope_commands - MAIL FROM and RCPT TO with certificates */
 static int envelope_commands(SEND *s)
 {
@@ -278,7 +259,7 @@ static int envelope_commands(SEND *s)
 	cm_reply_free(&r);
 	return (ret);
     }
-    cert = reply_cert(&r);
+    cert = cm_reply_get_cert(&r, "UserCertificate");
     cm_reply_free(&r);
     if (cert == 0 || X509_cmp(cert, s->cert) != 0) {
 	X509_free(cert);
@@ -294,7 +275,7 @@ static int envelope_commands(SEND *s)
 	    cm_reply_free(&r);
 	    return (ret);
 	}
-	s->rcpt[i].cert = reply_cert(&r);
+	s->rcpt[i].cert = cm_reply_get_cert(&r, "UserCertificate");
 	cm_reply_free(&r);
 	if (s->rcpt[i].cert == 0) {
 	    snprintf(s->err, sizeof(s->err), "no certificate for <%s> in the server's reply", s->rcpt[i].addr);

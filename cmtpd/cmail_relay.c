@@ -585,33 +585,6 @@ static void parse_deposit(RELAY *r, STORED *s)
     }
 }
 
-/* postmark_signer - the certificate of signature 1 (DigitalPostmark) */
-static X509 *postmark_signer(xmlDocPtr doc)
-{
-    xmlNodePtr pm = cm_notice_find(doc, CM_PART_POSTMARK);
-    xmlNodePtr sig, ki, xd, c;
-
-    for (sig = pm ? pm->children : 0; sig; sig = sig->next)
-	if (sig->type == XML_ELEMENT_NODE && xmlStrcmp(sig->name, BAD_CAST "Signature") == 0)
-	    break;
-    for (ki = sig ? sig->children : 0; ki; ki = ki->next)
-	if (ki->type == XML_ELEMENT_NODE && xmlStrcmp(ki->name, BAD_CAST "KeyInfo") == 0)
-	    break;
-    for (xd = ki ? ki->children : 0; xd; xd = xd->next)
-	if (xd->type == XML_ELEMENT_NODE && xmlStrcmp(xd->name, BAD_CAST "X509Data") == 0)
-	    break;
-    for (c = xd ? xd->children : 0; c; c = c->next) {
-	if (c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, BAD_CAST "X509Certificate") == 0) {
-	    xmlChar *text = xmlNodeGetContent(c);
-	    X509   *cert = text ? cm_cert_from_b64((char *) text, strlen((char *) text)) : 0;
-
-	    xmlFree(text);
-	    return (cert);
-	}
-    }
-    return (0);
-}
-
 /* check_transit - the TransitNotice S2 returned is the one for this message */
 static int check_transit(RELAY *r, STORED *s, xmlDocPtr doc, const CM_NOTICE *t,
 			         char *err, size_t errlen)
@@ -633,7 +606,7 @@ static int check_transit(RELAY *r, STORED *s, xmlDocPtr doc, const CM_NOTICE *t,
 	snprintf(err, errlen, "%d signatures, expected the receiving server's only", rep.n);
 	return (-1);
     }
-    signer = postmark_signer(doc);
+    signer = cm_dsig_place_cert(doc, CM_DSIG_POSTMARK, 0);
     if (signer == 0 || cm_peer_validate(r->trust, signer, why, sizeof(why)) < 0) {
 	snprintf(err, errlen, "not signed with a server certificate: %s", signer ? why : "none found");
 	X509_free(signer);

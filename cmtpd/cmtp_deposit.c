@@ -267,34 +267,6 @@ int     cmtp_same_cert(const char *b64, X509 *cert)
     return (eq);
 }
 
-/* cmtp_postmark_signer - the certificate of the nth (from 0) postmark signature */
-X509   *cmtp_postmark_signer(xmlDocPtr doc, int nth)
-{
-    xmlNodePtr pm = cm_notice_find(doc, CM_PART_POSTMARK);
-    xmlNodePtr sig, ki, xd, c;
-
-    for (sig = pm ? pm->children : 0; sig; sig = sig->next)
-	if (sig->type == XML_ELEMENT_NODE && xmlStrcmp(sig->name, BAD_CAST "Signature") == 0
-	    && nth-- == 0)
-	    break;
-    for (ki = sig ? sig->children : 0; ki; ki = ki->next)
-	if (ki->type == XML_ELEMENT_NODE && xmlStrcmp(ki->name, BAD_CAST "KeyInfo") == 0)
-	    break;
-    for (xd = ki ? ki->children : 0; xd; xd = xd->next)
-	if (xd->type == XML_ELEMENT_NODE && xmlStrcmp(xd->name, BAD_CAST "X509Data") == 0)
-	    break;
-    for (c = xd ? xd->children : 0; c; c = c->next) {
-	if (c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, BAD_CAST "X509Certificate") == 0) {
-	    xmlChar *text = xmlNodeGetContent(c);
-	    X509   *cert = text ? cm_cert_from_b64((char *) text, strlen((char *) text)) : 0;
-
-	    xmlFree(text);
-	    return (cert);
-	}
-    }
-    return (0);
-}
-
 /* cmtp_check_ciphered_hash - CipheredEnvelopeHash of the ENVELOPE we hold */
 int     cmtp_check_ciphered_hash(CMTP_SESSION *s, const CM_NOTICE *n, char *err, size_t errlen)
 {
@@ -339,7 +311,7 @@ static int check_deposit(CMTP_SESSION *s, xmlDocPtr doc, const CM_NOTICE *n,
 	return (-1);
     }
     /* cm_dsig_verify() proved signature 1 made with the key of this certificate. */
-    if ((signer = cmtp_postmark_signer(doc, 0)) == 0 || X509_cmp(signer, s->server_cert) != 0) {
+    if ((signer = cm_dsig_place_cert(doc, CM_DSIG_POSTMARK, 0)) == 0 || X509_cmp(signer, s->server_cert) != 0) {
 	X509_free(signer);
 	snprintf(err, errlen, "postmark not signed by this server");
 	return (-1);

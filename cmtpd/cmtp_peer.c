@@ -213,7 +213,7 @@ static int postmark_signers_speak_for(xmlDocPtr doc, int count, const char *doma
     char    why[256];
 
     for (i = 0; i < count; i++) {
-	if ((c = cmtp_postmark_signer(doc, i)) == 0) {
+	if ((c = cm_dsig_place_cert(doc, CM_DSIG_POSTMARK, i)) == 0) {
 	    snprintf(err, errlen, "postmark signature %d has no certificate", i + 1);
 	    return (-1);
 	}

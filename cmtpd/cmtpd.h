@@ -75,7 +75,6 @@ extern char *cmtp_postmark_notice(CMTP_SESSION *s, CM_NOTICE_TYPE type, size_t *
 				          char *err, size_t errlen);
 extern CM_NOTARY *cmtp_notary(CMTP_SESSION *s, char *err, size_t errlen);
 extern int cmtp_same_cert(const char *b64, X509 *cert);
-extern X509 *cmtp_postmark_signer(xmlDocPtr doc, int nth);
 extern int cmtp_check_ciphered_hash(CMTP_SESSION *s, const CM_NOTICE *n,
 				            char *err, size_t errlen);
 extern int cmtp_store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice_len,

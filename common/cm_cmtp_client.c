@@ -298,25 +298,6 @@ static int usable(CM_CMTP_CLIENT *c, int *code_r, char *err, size_t errlen)
     return (1);
 }
 
-/* reply_cert - the UserCertificate object of a reply */
-static X509 *reply_cert(const CM_REPLY *r)
-{
-    size_t  len;
-    unsigned char *der = cm_reply_get_object(r, "UserCertificate", &len);
-    const unsigned char *p = der;
-    X509   *cert = 0;
-
-    if (der && len <= CM_CERT_DER_MAX) {
-	cert = d2i_X509(0, &p, (long) len);
-	if (cert && p != der + len) {
-	    X509_free(cert);
-	    cert = 0;
-	}
-    }
-    free(der);
-    return (cert);
-}
-
 /* cm_cmtp_chck_rcpt - CHCK RCPT: the validated certificate of a remote user */
 int     cm_cmtp_chck_rcpt(CM_CMTP_CLIENT *c, const char *addr, X509 **cert_r, int *code_r,
 			          char *err, size_t errlen)
@@ -338,7 +319,7 @@ int     cm_cmtp_chck_rcpt(CM_CMTP_CLIENT *c, const char *addr, X509 **cert_r, in
 	return (broken(c, code_r, err, errlen, "after CHCK RCPT"));
     if (r.code != 250)
 	return (refused(c, &r, code_r, err, errlen, "CHCK RCPT"));
-    cert = reply_cert(&r);
+    cert = cm_reply_get_cert(&r, "UserCertificate");
     cm_reply_free(&r);
     *code_r = 554;
     if (cert == 0) {

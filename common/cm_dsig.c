@@ -1010,3 +1010,31 @@ int     cm_dsig_verify(xmlDocPtr doc, CM_TRUST *trust, CM_DSIG_REPORT *rep)
     rep->valid = (*reason == 0);
     return (rep->valid ? 0 : -1);
 }
+
+/* cm_dsig_place_cert - the certificate of the nth (from 0) signature at a place */
+X509   *cm_dsig_place_cert(xmlDocPtr doc, CM_DSIG_PLACE place, int nth)
+{
+    xmlNodePtr at = cm_dsig_place_node(doc, place);
+    xmlNodePtr sig, ki, xd, c;
+
+    for (sig = at ? at->children : 0; sig; sig = sig->next)
+	if (sig->type == XML_ELEMENT_NODE && xmlStrcmp(sig->name, BAD_CAST "Signature") == 0
+	    && nth-- == 0)
+	    break;
+    for (ki = sig ? sig->children : 0; ki; ki = ki->next)
+	if (ki->type == XML_ELEMENT_NODE && xmlStrcmp(ki->name, BAD_CAST "KeyInfo") == 0)
+	    break;
+    for (xd = ki ? ki->children : 0; xd; xd = xd->next)
+	if (xd->type == XML_ELEMENT_NODE && xmlStrcmp(xd->name, BAD_CAST "X509Data") == 0)
+	    break;
+    for (c = xd ? xd->children : 0; c; c = c->next) {
+	if (c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, BAD_CAST "X509Certificate") == 0) {
+	    xmlChar *text = xmlNodeGetContent(c);
+	    X509   *cert = text ? cm_cert_from_b64((char *) text, strlen((char *) text)) : 0;
+
+	    xmlFree(text);
+	    return (cert);
+	}
+    }
+    return (0);
+}

@@ -74,6 +74,11 @@
  *
  *	cm_dsig_place_node() finds a place element under the root by
  *	namespace and name (NULL when absent).
+ *
+ *	cm_dsig_place_cert() returns (a new reference to) the certificate
+ *	in the KeyInfo of the nth (from 0) signature at a place, NULL when
+ *	there is none. Call it after cm_dsig_verify() accepted the notice:
+ *	only then is that the certificate whose key made the signature.
  *--*/
 #include <stddef.h>
 #include <libxml/tree.h>
@@ -128,6 +133,7 @@ extern int cm_dsig_sign(xmlDocPtr doc, CM_DSIG_PLACE place, EVP_PKEY *key, X509 
 			        STACK_OF(X509) *chain, char *err, size_t errlen);
 extern int cm_dsig_verify(xmlDocPtr doc, CM_TRUST *trust, CM_DSIG_REPORT *rep);
 extern xmlNodePtr cm_dsig_place_node(xmlDocPtr doc, CM_DSIG_PLACE place);
+extern X509 *cm_dsig_place_cert(xmlDocPtr doc, CM_DSIG_PLACE place, int nth);
 extern const char *cm_dsig_place_name(CM_DSIG_PLACE place);
 extern const char *cm_dsig_role_name(const CM_DSIG_SIG *sig);
 extern const char *cm_dsig_covers_name(CM_DSIG_COVERS covers);

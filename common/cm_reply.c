@@ -16,6 +16,7 @@
 #include "cm_limits.h"
 #include "cm_base64.h"
 #include "cm_reply.h"
+#include <openssl/x509.h>
 
 /* cm_reply - one final reply line, flushed */
 int     cm_reply(CM_STREAM *st, int code, const char *fmt, ...)
@@ -150,4 +151,23 @@ void    cm_reply_free(CM_REPLY *r)
 	free(r->lines[i]);
     free(r->lines);
     memset(r, 0, sizeof(*r));
+}
+
+/* cm_reply_get_cert - a certificate object (DER) of a reply, exactly */
+X509   *cm_reply_get_cert(const CM_REPLY *r, const char *label)
+{
+    size_t  len;
+    unsigned char *der = cm_reply_get_object(r, label, &len);
+    const unsigned char *p = der;
+    X509   *cert = 0;
+
+    if (der && len <= CM_CERT_DER_MAX) {
+	cert = d2i_X509(0, &p, (long) len);
+	if (cert && p != der + len) {
+	    X509_free(cert);
+	    cert = 0;
+	}
+    }
+    free(der);
+    return (cert);
 }

@@ -12,6 +12,7 @@
  *	int	cm_reply_object(CM_STREAM *st, int code, const char *label,
  *				const void *data, size_t len);
  *	int	cm_reply_read(CM_STREAM *st, CM_REPLY *r);
+ *	X509	*cm_reply_get_cert(const CM_REPLY *r, const char *label);
  *	unsigned char *cm_reply_get_object(const CM_REPLY *r,
  *				const char *label, size_t *len);
  *	void	cm_reply_free(CM_REPLY *r);
@@ -30,6 +31,10 @@
  *	"code ". Returns 0, or -1 on EOF, timeout, a malformed line or a
  *	code that changes within the reply.
  *
+ *	cm_reply_get_cert() is cm_reply_get_object() for a DER
+ *	certificate (UserCertificate): the object must be exactly one
+ *	certificate of at most CM_CERT_DER_MAX bytes, else NULL.
+ *
  *	cm_reply_get_object() finds the line equal to label (a trailing
  *	':' and text after it are allowed: "UserCertificate: MIIB..." puts
  *	the first base64 characters on the label line) and decodes the
@@ -38,6 +43,7 @@
 #include <stddef.h>
 
 #include "cm_stream.h"
+#include <openssl/x509.h>
 
 #define CM_REPLY_LINES_MAX	200000
 #define CM_REPLY_BYTES_MAX	(16 * 1024 * 1024)
@@ -56,5 +62,6 @@ extern int cm_reply_object(CM_STREAM *st, int code, const char *label,
 extern int cm_reply_read(CM_STREAM *st, CM_REPLY *r);
 extern unsigned char *cm_reply_get_object(const CM_REPLY *r, const char *label, size_t *len);
 extern void cm_reply_free(CM_REPLY *r);
+extern X509 *cm_reply_get_cert(const CM_REPLY *r, const char *label);
 
 #endif
