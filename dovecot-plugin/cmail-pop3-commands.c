@@ -448,29 +448,57 @@ static void cmail_throttle(struct client *client)
     }
 }
 
-/* cmail_send_envelope - "+OK ...", the ENVELOPE dot-stuffed, "." */
-static void cmail_send_envelope(struct client *client, FILE *env, const char *first)
+struct cmail_envelope_context {
+    FILE   *env;
+    char   *line;
+    size_t  cap;
+};
+
+/*
+ * cmail_envelope_callback - the ENVELOPE, dot-stuffed, continued as output
+ * drains (as Dovecot's own RETR does): a 100 MB ENVELOPE never sits in the
+ * output buffer. Also called by client_destroy() with the output closed.
+ */
+static void cmail_envelope_callback(struct client *client)
 {
-    char   *line = NULL;
-    size_t  cap = 0;
+    struct cmail_envelope_context *ctx = client->cmd_context;
     ssize_t n;
 
-    o_stream_nsend_str(client->output, first);
-    o_stream_nsend(client->output, "\r\n", 2);
-    while ((n = getline(&line, &cap, env)) > 0) {
-	if (line[0] == '.')
+    while (!client->output->closed) {
+	if (POP3_CLIENT_OUTPUT_FULL(client))
+	    return;				/* buffer full: the flush callback resumes */
+	if ((n = getline(&ctx->line, &ctx->cap, ctx->env)) <= 0) {
+	    o_stream_nsend(client->output, ".\r\n", 3);
+	    break;
+	}
+	if (ctx->line[0] == '.')
 	    o_stream_nsend(client->output, ".", 1);
-	if (line[n - 1] == '\n') {
+	if (ctx->line[n - 1] == '\n') {
 	    n--;
-	    if (n > 0 && line[n - 1] == '\r')
+	    if (n > 0 && ctx->line[n - 1] == '\r')
 		n--;
 	}
-	o_stream_nsend(client->output, line, (size_t) n);
+	o_stream_nsend(client->output, ctx->line, (size_t) n);
 	o_stream_nsend(client->output, "\r\n", 2);
     }
-    free(line);
-    o_stream_nsend(client->output, ".\r\n", 3);
-    cmail_throttle(client);
+    free(ctx->line);
+    fclose(ctx->env);
+    i_free(ctx);
+    client->cmd_context = NULL;
+    client->cmd = NULL;
+}
+
+/* cmail_send_envelope - "+OK ...", then the ENVELOPE in env (which it takes over) */
+static void cmail_send_envelope(struct client *client, FILE *env, const char *first)
+{
+    struct cmail_envelope_context *ctx = i_new(struct cmail_envelope_context, 1);
+
+    ctx->env = env;
+    o_stream_nsend_str(client->output, first);
+    o_stream_nsend(client->output, "\r\n", 2);
+    client->cmd = cmail_envelope_callback;
+    client->cmd_context = ctx;
+    cmail_envelope_callback(client);
 }
 
 /* cmail_envelope_size - octets of the ENVELOPE as sent, before dot-stuffing */
@@ -674,7 +702,6 @@ static int cmail_cmd_retr(struct client *client, const char *args)
     cm_notary_close(nc);
     cmail_send_envelope(client, env, t_strdup_printf("+OK %" PRIuUOFF_T " octets",
 						      cmail_envelope_size(env)));
-    fclose(env);
     free(res.notice);
     i_free(notice);
     /* A CHLG RESP may still follow (a client that raced another session). */
@@ -735,7 +762,6 @@ static int cmail_cmd_chlg(struct client *client, const char *args)
     cmail_keep_notice(client, envelope_id, (const char *) notice, len);
     free(notice);
     cmail_send_envelope(client, env, "+OK");
-    fclose(env);
     i_info("cmail: CHLG RESP: %s answered by <%s>%s", envelope_id, cctx->address,
 	   res.seq > 0 ? "" : " (again)");
     if (res.seq > 0)
