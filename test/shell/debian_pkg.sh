@@ -155,7 +155,7 @@ fi
 check "the schemas are installed" test -f /usr/share/cmail/schemas/x1341-notices.xsd
 check_output "/etc/cmail/cmail.conf is a conffile of cmail-server" "/etc/cmail/cmail.conf [0-9a-f]{32}" \
   dpkg-query -W -f='${Conffiles}\n' cmail-server
-for u in cmail-notary.service cmail-milter.service cmtpd.socket cmtpd@.service; do
+for u in cmail-notary.service cmail-milter.service cmtpd.socket cmtpd@.service cmtpd.service; do
   check "the systemd unit $u is installed" test -f "/lib/systemd/system/$u"
 done
 check_fails "no unit is enabled by the installation" \
