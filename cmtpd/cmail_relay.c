@@ -918,13 +918,22 @@ static void relay_receipt(RELAY *r, char *xml, size_t len)
 
     if ((n = cm_notice_read(xml, len, &doc, r->err, sizeof(r->err))) == 0
 	|| n->type != CM_NOTICE_SIGNED_RECEIPT) {
+	int     parsed = n != 0;
+
+	cm_notice_free(n);
+	if (doc)
+	    xmlFreeDoc(doc);
+	free(xml);
 	finish(EX_DATAERR, "receiptNotice.xml is not a SignedReceiptNotice%s%s",
-	       n ? "" : ": ", n ? "" : r->err);
+	       parsed ? "" : ": ", parsed ? "" : r->err);
     }
     snprintf(envid, sizeof(envid), "%s", n->envelope_id);
     cm_notice_free(n);
-    if (check_receipt(r, doc, why, sizeof(why)) < 0)
+    if (check_receipt(r, doc, why, sizeof(why)) < 0) {
+	xmlFreeDoc(doc);
+	free(xml);
 	finish(EX_DATAERR, "%s: receipt notice refused: %s", envid, why);
+    }
     xmlFreeDoc(doc);
     msg_info("%s: receipt notice for %s", envid, r->domain);
     b64 = cm_base64_encode((unsigned char *) xml, len, 0);

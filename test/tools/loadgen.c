@@ -437,6 +437,7 @@ static void read_password(const char *path, char *buf, size_t size)
     buf[strcspn(buf, "\r\n")] = 0;
 }
 
+/* main - parse the options, run the sessions, print the outcome */
 int     main(int argc, char **argv)
 {
     static const struct option opts[] = {
