@@ -931,6 +931,21 @@ static void check_key_usage(X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT
 	cm_cert_rule_add(rep, "key-usage", 0, "keyUsage lacks %s", need);
 }
 
+/* check_end_entity - a user or server certificate must not be a CA */
+static void check_end_entity(X509 *cert, CM_CERT_REPORT *rep)
+{
+    uint32_t flags = X509_get_extension_flags(cert);
+    int     ca = (flags & EXFLAG_CA) != 0;
+    int     sign = (flags & EXFLAG_KUSAGE) && (X509_get_key_usage(cert) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+
+    if (ca || sign)
+	cm_cert_rule_add(rep, "end-entity", 0, "a CA certificate (%s) is not a user or server certificate",
+			 ca && sign ? "basicConstraints cA, keyCertSign or cRLSign"
+			 : ca ? "basicConstraints cA" : "keyCertSign or cRLSign");
+    else
+	cm_cert_rule_add(rep, "end-entity", 1, "not a CA certificate");
+}
+
 /* check_eku - extendedKeyUsage for opts->purpose */
 static void check_eku(X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep)
 {
@@ -1061,6 +1076,8 @@ int     cm_cert_check(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, CM_
     check_path(trust, cert, opts, at, rep);
     if (opts->role != CM_ROLE_NONE)
 	check_key_usage(cert, opts, rep);
+    if (opts->role != CM_ROLE_NONE)
+	check_end_entity(cert, rep);
     check_eku(cert, opts, rep);
     check_address(cert, opts, rep);
     if (opts->role != CM_ROLE_NONE)

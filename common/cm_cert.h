@@ -53,7 +53,9 @@
  *	"revocation" rule fails ("no CRLs given"). With trust NULL or no
  *	anchors, "path" fails ("no trust anchors given (--ca)") and the
  *	other rules still run. Rule names: path, validity, revocation,
- *	key-usage (not for CM_ROLE_NONE), ext-key-usage, address, then
+ *	key-usage and end-entity (not for CM_ROLE_NONE: a user or server
+ *	certificate must not be a CA: no basicConstraints cA, no
+ *	keyCertSign or cRLSign), ext-key-usage, address, then
  *	the c2-* or c3-* rules of cm_profile_check().
  *
  *	Mail addresses: the local part is compared case-sensitively
