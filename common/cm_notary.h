@@ -153,7 +153,11 @@
  *	bytes, keys unique, at most 16; e.g. queue_id=ABC123,
  *	recipient=bob@example.org, notice_sha256=...). The notary appends
  *	the row to the evidence journal (cm_evidence(3h)) and answers only
- *	after the SQLite commit is on disk. Reply RECORD_OK: SEQ (the row
+ *	after the SQLite commit is on disk. For the events that happen once
+ *	(deposited, queued, transit, relayed, receipt-sent, receipt-received,
+ *	non-delivery) a RECORD equal to an existing row of the envelope (same
+ *	event, same details) is answered with that row and appends nothing:
+ *	a client that lost the reply of a commit may retry safely. Reply RECORD_OK: SEQ (the row
  *	number), HASH (the row hash, 64 hex).
  * .IP "RECEIPT (6): ENVELOPE_ID, ADDRESS; descriptor [0] sealed blob in"
  *	For CPOP RETR (PROFILE.md sections 4 and 5). The notary unseals

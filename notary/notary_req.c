@@ -197,6 +197,49 @@ static int req_bulk(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *er
     return (ret);
 }
 
+/*
+ * Events that happen once per envelope and set of details: a RECORD that
+ * repeats one (a client that retried after losing the reply of a commit)
+ * gets the existing row back instead of a second one. The check and the
+ * append are serialised within this notary.
+ */
+static const char *const req_once_events[] = {
+    "deposited", "queued", "transit", "relayed", "receipt-sent", "receipt-received",
+    "non-delivery", 0,
+};
+static pthread_mutex_t req_record_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+    const char *event;
+    const char *details;
+    CM_EVIDENCE_ROW *row;
+    int     found;
+} REQ_SAME;
+
+/* req_same_row - cm_evidence_list() callback: the same event and details */
+static int req_same_row(const CM_EVIDENCE_ROW *row, void *ctx)
+{
+    REQ_SAME *q = ctx;
+
+    if (strcmp(row->event, q->event) != 0 || strcmp(row->details ? row->details : "", q->details) != 0)
+	return (0);
+    *q->row = *row;
+    q->row->details = 0;			/* not valid after the walk */
+    q->found = 1;
+    return (1);
+}
+
+/* req_record_once - is event one of req_once_events */
+static int req_record_once(const char *event)
+{
+    const char *const *e;
+
+    for (e = req_once_events; *e; e++)
+	if (strcmp(*e, event) == 0)
+	    return (1);
+    return (0);
+}
+
 /* req_record - append one evidence row, durable before the reply */
 static int req_record(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *err, size_t errlen)
 {
@@ -208,6 +251,7 @@ static int req_record(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *
     CM_EVIDENCE_ROW row;
     char   *details;
     size_t  n;
+    int     once, rc;
 
     if (cm_notary_get_str(m, CM_NF_ENVELOPE_ID, envelope_id, sizeof(envelope_id)) < 0
 	|| !cm_seal_envelope_id_ok(envelope_id)) {
@@ -236,8 +280,36 @@ static int req_record(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *
 	snprintf(err, errlen, "RECORD: %s", why);
 	return (-2);
     }
-    if (cm_evidence_append(notary.evidence, envelope_id, event, details, &row,
-			   why, sizeof(why)) < 0) {
+    once = req_record_once(event);
+    if (once) {
+	REQ_SAME q;
+
+	pthread_mutex_lock(&req_record_lock);
+	q.event = event;
+	q.details = details;
+	q.row = &row;
+	q.found = 0;
+	if (cm_evidence_list(notary.evidence, envelope_id, req_same_row, &q, why, sizeof(why)) < 0) {
+	    pthread_mutex_unlock(&req_record_lock);
+	    snprintf(err, errlen, "RECORD: %s", why);
+	    free(details);
+	    return (-1);
+	}
+	if (q.found) {
+	    pthread_mutex_unlock(&req_record_lock);
+	    free(details);
+	    cm_notary_out_u64(o, CM_NF_SEQ, (uint64_t) row.seq);
+	    cm_notary_out_str(o, CM_NF_HASH, row.hash);
+	    msg_info("pid=%ld uid=%lu: RECORD id=%u envelope=%s event=%s: already journalled "
+		     "as seq=%lld, not appended again", (long) c->pid, (unsigned long) c->uid,
+		     (unsigned) m->id, envelope_id, event, row.seq);
+	    return (0);
+	}
+    }
+    rc = cm_evidence_append(notary.evidence, envelope_id, event, details, &row, why, sizeof(why));
+    if (once)
+	pthread_mutex_unlock(&req_record_lock);
+    if (rc < 0) {
 	msg_warn("RECORD envelope=%s event=%s: %s", envelope_id, event, why);
 	snprintf(err, errlen, "RECORD: %s", why);
 	free(details);

@@ -339,7 +339,7 @@ if command -v gdb >/dev/null && [ "${CRASH_GDB:-yes}" = yes ]; then
       ok "notary killed between commit and reply: one deposited row"
     else
       cm_n=$((cm_n + 1))
-      echo "not ok $cm_n - notary killed between commit and reply: one deposited row ($rows: cmtpd's retried RECORD appends again) # TODO RECORD not idempotent"
+      echo "not ok $cm_n - notary killed between commit and reply: one deposited row ($rows: cmtpd's retried RECORD appended again)"
     fi
   fi
   # 2. After "answered" (event 'a....e..'; not answer-refused): bob's CHLG RESP

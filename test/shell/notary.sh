@@ -140,6 +140,10 @@ check_output "RECORD deposited -> row 1" "recorded seq=1 hash=[0-9a-f]{64}" \
 H1=$(grep -Eo 'hash=[0-9a-f]{64}' "$T/.out" | cut -d= -f2)
 check_output "RECORD queued -> row 2" "recorded seq=2 " "$NT" "$SOCK" record ENV-E1 queued queue_id=ABC123
 check_output "RECORD receipt-sent -> row 3" "recorded seq=3 " "$NT" "$SOCK" record ENV-E1 receipt-sent
+check_output "RECORD deposited again, same details (a retry after a lost reply) -> row 1 again" \
+  "recorded seq=1 hash=$H1" "$NT" "$SOCK" record ENV-E1 deposited recipient=bob@example.org notice_sha256=3dQ9EARH1Q5T
+grep -q "RECORD id=[0-9]* envelope=ENV-E1 event=deposited: already journalled as seq=1" "$T/notary.log" \
+  && ok "... logged as already journalled" || not_ok "no 'already journalled' log line"
 check_output "RECORD of an unknown event refused" "unknown evidence event" "$NT" "$SOCK" record ENV-E1 deleted
 check_output "RECORD with a duplicate detail key refused" "duplicate detail key" \
   "$NT" "$SOCK" record ENV-E1 queued a=1 a=2
