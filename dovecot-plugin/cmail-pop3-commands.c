@@ -162,10 +162,15 @@ static void cmail_scan(struct client *client, struct cmail_pop3_client *cctx)
     headers = mailbox_header_lookup_init(client->mailbox, wanted);
     mail = mail_alloc(client->trans, 0, headers);
     for (msgnum = 0; msgnum < client->messages_count; msgnum++) {
+	int     ret;
+
 	mail_set_seq(mail, cmail_msgnum_to_seq(client, msgnum));
-	if (mail_get_first_header(mail, CMAIL_POP3_HEADER, &value) > 0
+	if ((ret = mail_get_first_header(mail, CMAIL_POP3_HEADER, &value)) > 0
 	    && cmail_is_certified_value(value))
 	    cctx->certified[msgnum / CHAR_BIT] |= 1 << (msgnum % CHAR_BIT);
+	else if (ret < 0)
+	    i_error("cmail: message %u: cannot read its %s header (%s): listed as ordinary",
+		    msgnum + 1, CMAIL_POP3_HEADER, mailbox_get_last_internal_error(client->mailbox, NULL));
     }
     mail_free(&mail);
     mailbox_header_lookup_unref(&headers);
