@@ -124,7 +124,8 @@ exits "cmail fetch as carol: exit 0" 0 "$CMAIL" fetch --server "127.0.0.1:$DOVEC
   --server-name mail.example.org --user carol@example.org --password-file "$T/carol.pw" \
   --cert "$P/users/carol@example.org.pem" --key "$P/users/carol@example.org.key" --ca "$P/ca.pem" \
   --crl "$P/crl.pem" --out "$T/carol" --timeout 30
-check "... her plaintext is byte-identical to what alice sent" cmp "$T/msg1.eml" "$T/carol/$ENV1.eml"
+check "... her plaintext is byte-identical to what alice sent" cmp "$T/msg1.eml" "$T/carol/$ENV1.eml" ||
+  { sed 's/^/# fetch: /' "$T/.out"; grep -h "cmail" "$DOVECOT_LOG" 2>/dev/null | tail -5 | sed 's/^/# dovecot: /'; }
 check_output "... her signed receipt notice is for her: cmail verify" "carol@example.org" \
   "$CMAIL" verify "$T/carol/$ENV1.signed-receipt.xml" --ca "$P/ca.pem" --crl "$P/crl.pem"
 
