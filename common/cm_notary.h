@@ -191,8 +191,10 @@
  *	(the "answered" row). Answers are serialised: when the journal
  *	already has an "answered" row for this envelope and recipient, a
  *	notice that passes the same checks gets the ENVELOPE again, and the
- *	reply carries NOTICE as given and no SEQ (nothing is signed or
- *	journalled twice). A refused notice is journalled as
+ *	reply carries NOTICE countersigned again (the same document when the
+ *	recipient's notice is the same: RSA PKCS#1 v1.5 is deterministic)
+ *	and no SEQ (nothing is journalled twice): a caller that lost the
+ *	first reply can still mail the receipt notice. A refused notice is journalled as
  *	"answer-refused" (recipient, reason) and answered with ERROR
  *	(CODE 'p'); [1] is then left untouched.
  * .IP "LOOKUP (8): ENVELOPE_ID, EVENT, ADDRESS?"

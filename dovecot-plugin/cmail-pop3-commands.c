@@ -567,6 +567,29 @@ static FILE *cmail_release(struct client *client, uint32_t msgnum, const char *n
     return (env);
 }
 
+/*
+ * cmail_receipt_sent - was the receipt notice mail of this answer journalled?
+ * An answer interrupted by a crash (pop3 or the notary) after "answered"
+ * left no "receipt-sent": the next answer sends the mail then. On a
+ * journal error, assume sent (a duplicate is worse than a later retry).
+ */
+static bool cmail_receipt_sent(CM_NOTARY *nc, const char *envelope_id, const char *address)
+{
+    long long count = 0;
+    char    err[512];
+
+    if (cm_notary_lookup(nc, envelope_id, "receipt-sent", address, &count, NULL, 0,
+			 err, sizeof(err)) < 0) {
+	i_error("cmail: %s: cannot tell whether the receipt notice was mailed: %s",
+		envelope_id, err);
+	return (TRUE);
+    }
+    if (count == 0)
+	i_info("cmail: %s: answered before, but the receipt notice was never mailed: "
+	       "mailing it now", envelope_id);
+    return (count > 0);
+}
+
 /* cmail_after_answer - receipt notice mail to the sender, then journal it */
 static void cmail_after_answer(struct client *client, CM_NOTARY *nc, const char *envelope_id,
 			               const char *subject, const CM_NOTARY_ANSWER_RESULT *res)
@@ -677,6 +700,7 @@ static int cmail_cmd_retr(struct client *client, const char *args)
     CM_NOTARY *nc;
     uint32_t msgnum;
     char   *notice = NULL;
+    const char *subject = "";
     size_t  len = 0;
     FILE   *env;
     int     ret = -1;
@@ -699,11 +723,14 @@ static int cmail_cmd_retr(struct client *client, const char *args)
 	return (cmail_retr_receipt(client, msgnum));
     memset(&res, 0, sizeof(res));
     if ((env = cmail_release(client, msgnum, notice, len, &res, envelope_id,
-			     sizeof(envelope_id), NULL, &nc, &error)) == NULL) {
+			     sizeof(envelope_id), &subject, &nc, &error)) == NULL) {
 	i_error("cmail: RETR %u (answered): %s", msgnum + 1, error);
 	i_free(notice);
 	return (cmail_retr_receipt(client, msgnum));
     }
+    /* A crash may have come between the answer and its receipt notice mail. */
+    if (!cmail_receipt_sent(nc, envelope_id, cmail_pop3_client_get(client)->address))
+	cmail_after_answer(client, nc, envelope_id, subject, &res);
     cm_notary_close(nc);
     cmail_send_envelope(client, env, t_strdup_printf("+OK %" PRIuUOFF_T " octets",
 						      cmail_envelope_size(env)));
@@ -766,12 +793,17 @@ static int cmail_cmd_chlg(struct client *client, const char *args)
     cmail_mark_answered(client, msgnum);
     cmail_keep_notice(client, envelope_id, (const char *) notice, len);
     free(notice);
-    cmail_send_envelope(client, env, "+OK");
     i_info("cmail: CHLG RESP: %s answered by <%s>%s", envelope_id, cctx->address,
 	   res.seq > 0 ? "" : " (again)");
-    if (res.seq > 0)
+    /*
+     * The receipt notice mail goes out before the ENVELOPE: a crash in
+     * between leaves a client without the ENVELOPE, which answers again,
+     * and that answer mails what is not journalled as mailed yet.
+     */
+    if (res.seq > 0 || !cmail_receipt_sent(nc, envelope_id, cctx->address))
 	cmail_after_answer(client, nc, envelope_id, subject, &res);
     cm_notary_close(nc);
+    cmail_send_envelope(client, env, "+OK");
     free(res.notice);
     return (1);
 }

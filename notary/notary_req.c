@@ -892,28 +892,26 @@ static int req_answer(NOTARY_CONN *c, CM_NOTARY_MSG *m, CM_NOTARY_OUT *o, char *
 	goto done;
     }
     req_deposit_sender(&sd, sender, sizeof(sender));
+    /*
+     * Countersign, also when answered before: the caller may have lost the
+     * first reply before it mailed the receipt notice (RSA PKCS#1 v1.5 is
+     * deterministic, so the same recipient notice gives the same document).
+     */
+    if (cm_dsig_sign(doc, CM_DSIG_POSTMARK, notary.server_key, notary.server_cert,
+		     notary.chain, why, sizeof(why)) < 0) {
+	snprintf(err, errlen, "ANSWER envelope=%s: countersign: %s", envelope_id, why);
+	ret = -1;
+	goto done;
+    }
+    if ((out = req_serialize_checked(doc, &outlen, why, sizeof(why))) == 0) {
+	snprintf(err, errlen, "ANSWER envelope=%s: %s", envelope_id, why);
+	ret = -1;
+	goto done;
+    }
     if (seen.found) {
-	/* Answered before: release again, sign and journal nothing. */
-	if ((out = malloc(xml->len)) == 0) {
-	    snprintf(err, errlen, "ANSWER: out of memory");
-	    ret = -1;
-	    goto done;
-	}
-	memcpy(out, xml->data, xml->len);
-	outlen = xml->len;
+	/* Answered before: release again, journal nothing. */
 	row.seq = 0;
     } else {
-	if (cm_dsig_sign(doc, CM_DSIG_POSTMARK, notary.server_key, notary.server_cert,
-			 notary.chain, why, sizeof(why)) < 0) {
-	    snprintf(err, errlen, "ANSWER envelope=%s: countersign: %s", envelope_id, why);
-	    ret = -1;
-	    goto done;
-	}
-	if ((out = req_serialize_checked(doc, &outlen, why, sizeof(why))) == 0) {
-	    snprintf(err, errlen, "ANSWER envelope=%s: %s", envelope_id, why);
-	    ret = -1;
-	    goto done;
-	}
 	req_sha256_hex(out, outlen, hex);
 	snprintf(d_rcpt, sizeof(d_rcpt), "recipient=%s", address);
 	snprintf(d_hash, sizeof(d_hash), "notice_sha256=%s", hex);
