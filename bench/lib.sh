@@ -7,8 +7,8 @@
 #                                  own instance, not the other jobs on the machine
 #   bench_ticks_ms TICKS COUNT     TICKS / COUNT in milliseconds
 #   bench_server_roots             the roots of the stack's server processes
-#                                  (Postfix master, notary, milter, extra ones in
-#                                  $BENCH_EXTRA_ROOTS)
+#                                  (Postfix master, notary, milter, cmtpd -l,
+#                                  extra ones in $BENCH_EXTRA_ROOTS)
 #   bench_result NAME OURS BASE GOAL_OP GOAL UNIT
 #                                  one line of the `make bench` table: ratio =
 #                                  OURS / BASE, met when ratio GOAL_OP GOAL (>= or <=)
@@ -65,11 +65,13 @@ bench_ticks_ms() {
     awk -v t="$1" -v n="$2" -v hz="$BENCH_HZ" 'BEGIN { printf "%.2f", (n > 0 ? t * 1000 / hz / n : 0) }'
 }
 
-# bench_server_roots: Postfix master, cmail-notary, cmail-milter (+ extra roots)
+# bench_server_roots: Postfix master, cmail-notary, cmail-milter, the standalone
+# cmtpd -l and its workers (CMTPD_PID; under spawn cmtpd is in the master's tree),
+# + extra roots
 bench_server_roots() {
     local m
     m=$(head -1 "$T/postfix/spool/pid/master.pid" 2>/dev/null | tr -d ' ')
-    echo "$m ${NOTARY_PID:-} ${MILTER_PID:-} $BENCH_EXTRA_ROOTS"
+    echo "$m ${NOTARY_PID:-} ${MILTER_PID:-} ${CMTPD_PID:-} $BENCH_EXTRA_ROOTS"
 }
 
 # bench_ratio A B: A / B, two decimals

@@ -41,6 +41,16 @@
  *	(or found already fetched) is marked with DELE, which the server
  *	carries out at QUIT; a message that failed stays.
  *
+ *	When the server lists PIPELINING in CAPA (RFC 2449), the RETR of
+ *	the next message goes out as soon as the +OK of the one before
+ *	arrives, before its body (the ENVELOPE after CHLG RESP, or an
+ *	ordinary message after RETR) is read: the server then prepares the
+ *	next receipt notice while this client decrypts, checks and writes
+ *	the message before. CHLG RESP refers to the last RETR of a
+ *	certified message, so the next RETR follows its +OK, never precedes
+ *	it; at most one RETR is ahead. Not with --delete (each DELE follows
+ *	the replies of its message).
+ *
  *	--list prints one line per message: number, size, and
  *	CertifiedMail for certified messages.
  * EXIT STATUS
@@ -102,6 +112,9 @@ typedef struct {
     CM_STREAM *st;
     int     fd;
     int     cmail;			/* CAPA lists CMAIL CertifiedMail */
+    int     pipelining;			/* CAPA lists PIPELINING */
+    unsigned long ahead;		/* RETR sent, its reply not read yet */
+    CM_RECEIPT_CACHE rcache;		/* --cert validated for an address */
     char   *line;			/* FETCH_LINE_MAX bytes */
     char    reply[FETCH_REPLY_MAX];	/* text of the last status line */
     char    err[1536];
@@ -332,6 +345,8 @@ static int session_open(FETCH *f)
 	    }
 	    if (!too_long && cm_pop3_capa_cmail(f->line))
 		f->cmail = 1;
+	    if (!too_long && strcasecmp(f->line, "PIPELINING") == 0)
+		f->pipelining = 1;
 	}
     }
     return (0);
@@ -384,8 +399,76 @@ static void out_path(FETCH *f, char *path, size_t size, const char *name, const 
     snprintf(path, size, "%s/%s.%s", f->out, name, suffix);
 }
 
-/* fetch_ordinary - RETR n into DIR/n.eml */
-static int fetch_ordinary(FETCH *f, unsigned long num)
+/* queue_retr - "RETR num" into the write buffer (sent at the next flush) */
+static int queue_retr(FETCH *f, unsigned long num)
+{
+    char    cmd[48];
+
+    snprintf(cmd, sizeof(cmd), "RETR %lu\r\n", num);
+    if (cm_stream_write(f->st, cmd, strlen(cmd)) < 0) {
+	snprintf(f->err, sizeof(f->err), "connection to %s lost", f->server);
+	return (-1);
+    }
+    return (0);
+}
+
+/*
+ * send_ahead - after a +OK status line whose body is still to be read:
+ * with pipelining, RETR next (when not 0) goes out now, so that the
+ * server works on it while this client reads and handles the body. Its
+ * reply follows the body. 0, or -1 lost.
+ */
+static int send_ahead(FETCH *f, unsigned long next)
+{
+    if (!f->pipelining || next == 0)
+	return (0);
+    if (queue_retr(f, next) < 0 || cm_stream_flush(f->st) < 0) {
+	snprintf(f->err, sizeof(f->err), "connection to %s lost", f->server);
+	return (-1);
+    }
+    f->ahead = next;
+    return (0);
+}
+
+/*
+ * retr - RETR num, unless it went out ahead already, and its status line:
+ * 1 +OK, 0 -ERR, -1 lost. After a +OK, RETR next goes out (send_ahead()).
+ */
+static int retr(FETCH *f, unsigned long num, unsigned long next)
+{
+    int     r;
+
+    if (f->ahead == num) {
+	f->ahead = 0;
+    } else if (queue_retr(f, num) < 0 || cm_stream_flush(f->st) < 0) {
+	snprintf(f->err, sizeof(f->err), "connection to %s lost", f->server);
+	return (-1);
+    }
+    if ((r = status_line(f)) == 1 && send_ahead(f, next) < 0)
+	return (-1);
+    return (r);
+}
+
+/* drain_retr - read and drop the reply of a RETR sent ahead; 0, or -1 lost */
+static int drain_retr(FETCH *f, unsigned long num)
+{
+    char    err[sizeof(f->err)];
+    int     r;
+
+    if (f->ahead != num)
+	return (0);
+    memcpy(err, f->err, sizeof(err));		/* keep the reason of the failure */
+    f->ahead = 0;
+    r = status_line(f);
+    if (r == 1 && body(f, 0, 0, 0, 0, 0) < 0)
+	r = -1;
+    if (r >= 0)
+	memcpy(f->err, err, sizeof(err));
+    return (r < 0 ? -1 : 0);
+}
+
+/* fetch_ordinary - RETR n into DIR/n.eml; next: the message to fetch after it */
+static int fetch_ordinary(FETCH *f, unsigned long num, unsigned long next)
 {
     char    path[4096], tmp[4200], name[32], why[512];
     FILE   *fp;
@@ -394,8 +477,8 @@ static int fetch_ordinary(FETCH *f, unsigned long num)
     snprintf(name, sizeof(name), "%lu", num);
     out_path(f, path, sizeof(path), name, "eml");
     if ((fp = cm_envelope_tmp_open(path, tmp, sizeof(tmp), f->err, sizeof(f->err))) == 0)
-	return (CMAIL_EX_FAIL);
-    if ((r = command(f, "RETR %lu", num)) != 1) {
+	return (drain_retr(f, num) < 0 ? FETCH_EX_TEMP : CMAIL_EX_FAIL);
+    if ((r = retr(f, num, next)) != 1) {
 	cm_envelope_tmp_commit(fp, tmp, path, 0, why, sizeof(why));
 	return (r < 0 ? FETCH_EX_TEMP : refused(f, "RETR"));
     }
@@ -410,11 +493,16 @@ static int fetch_ordinary(FETCH *f, unsigned long num)
     return (0);
 }
 
-/* chlg_resp - send the signed receipt notice; 1 +OK, 0 -ERR, -1 lost */
-static int chlg_resp(FETCH *f, const char *xml, size_t xml_len)
+/*
+ * chlg_resp - send the signed receipt notice; 1 +OK, 0 -ERR, -1 lost.
+ * After a +OK, RETR next goes out before the ENVELOPE is read (the
+ * next RETR may follow CHLG RESP, never precede it: CHLG RESP refers to
+ * the last RETR of a certified message).
+ */
+static int chlg_resp(FETCH *f, const char *xml, size_t xml_len, unsigned long next)
 {
     char   *b64;
-    int     bad;
+    int     bad, r;
 
     if ((b64 = cm_base64_encode((const unsigned char *) xml, xml_len, 0)) == 0) {
 	snprintf(f->err, sizeof(f->err), "out of memory");
@@ -427,7 +515,9 @@ static int chlg_resp(FETCH *f, const char *xml, size_t xml_len)
 	snprintf(f->err, sizeof(f->err), "connection to %s lost after CHLG RESP", f->server);
 	return (-1);
     }
-    return (status_line(f));
+    if ((r = status_line(f)) == 1 && send_ahead(f, next) < 0)
+	return (-1);
+    return (r);
 }
 
 /* open_plain - the plaintext again, for a SHA-1 hash check */
@@ -588,8 +678,8 @@ static int fetch_answered(FETCH *f, unsigned long num, FILE *env)
     return (ret);
 }
 
-/* fetch_certified - RETR n, verify, answer, CHLG RESP, ENVELOPE */
-static int fetch_certified(FETCH *f, unsigned long num)
+/* fetch_certified - RETR n, verify, answer, CHLG RESP, ENVELOPE; next as fetch_ordinary */
+static int fetch_certified(FETCH *f, unsigned long num, unsigned long next)
 {
     char   *b64 = 0, *xml = 0, *sxml = 0;
     size_t  b64_len = 0, xml_len, sxml_len;
@@ -605,9 +695,11 @@ static int fetch_certified(FETCH *f, unsigned long num)
     pending[0] = 0;
     if ((env = tmpfile()) == 0) {
 	snprintf(f->err, sizeof(f->err), "temporary file: %s", strerror(errno));
+	if (drain_retr(f, num) < 0)
+	    ret = FETCH_EX_TEMP;
 	goto done;
     }
-    if ((r = command(f, "RETR %lu", num)) != 1) {
+    if ((r = retr(f, num, 0)) != 1) {
 	ret = r < 0 ? FETCH_EX_TEMP : refused(f, "RETR");
 	goto done;
     }
@@ -624,7 +716,7 @@ static int fetch_certified(FETCH *f, unsigned long num)
 	snprintf(f->err, sizeof(f->err), "message %lu: bad receipt notice: %s", num, why);
 	goto done;
     }
-    if (cm_receipt_check(doc, n, f->trust, f->cert, why, sizeof(why)) < 0
+    if (cm_receipt_check_cached(doc, n, f->trust, f->cert, &f->rcache, why, sizeof(why)) < 0
 	|| cm_receipt_answer(doc, n, f->key, f->cert, rsck, &alg, why, sizeof(why)) < 0) {
 	snprintf(f->err, sizeof(f->err), "message %lu: %s", num, why);
 	goto done;
@@ -640,7 +732,7 @@ static int fetch_certified(FETCH *f, unsigned long num)
 	pending[0] = 0;
 	goto done;
     }
-    if ((r = chlg_resp(f, sxml, sxml_len)) != 1) {
+    if ((r = chlg_resp(f, sxml, sxml_len, next)) != 1) {
 	if (r < 0) {
 	    ret = FETCH_EX_TEMP;
 	} else {
@@ -691,7 +783,7 @@ static int worse(int a, int b)
 static int run(FETCH *f)
 {
     CM_POP3_LISTING *l = 0;
-    size_t  n = 0, i, skipped = 0;
+    size_t  n = 0, i, j, skipped = 0;
     int     ret, r;
 
     if (!f->cmail)
@@ -702,6 +794,8 @@ static int run(FETCH *f)
 	return (ret);
     }
     for (i = 0; i < n; i++) {
+	unsigned long next = 0;
+
 	if (l[i].certified && !f->cmail) {
 	    skipped++;
 	    continue;
@@ -710,7 +804,14 @@ static int run(FETCH *f)
 	    printf("%lu %llu%s\n", l[i].num, l[i].size, l[i].certified ? " CertifiedMail" : "");
 	    continue;
 	}
-	r = l[i].certified ? fetch_certified(f, l[i].num) : fetch_ordinary(f, l[i].num);
+	/*
+	 * The message fetched after this one: its RETR may go out ahead. Not
+	 * with --delete: DELE n must follow message n's own replies.
+	 */
+	for (j = i + 1; j < n && next == 0 && !f->delete; j++)
+	    if (!l[j].certified || f->cmail)
+		next = l[j].num;
+	r = l[i].certified ? fetch_certified(f, l[i].num, next) : fetch_ordinary(f, l[i].num, next);
 	if (r == 0 && f->delete) {
 	    if ((r = command(f, "DELE %lu", l[i].num)) < 0) {
 		r = FETCH_EX_TEMP;
@@ -727,6 +828,10 @@ static int run(FETCH *f)
 	    if (r == FETCH_EX_TEMP)
 		break;
 	}
+    }
+    if (ret != FETCH_EX_TEMP && f->ahead != 0) {	/* cannot happen: only the next one goes ahead */
+	snprintf(f->err, sizeof(f->err), "internal error: RETR %lu left unread", f->ahead);
+	ret = FETCH_EX_TEMP;
     }
     if (skipped)
 	fprintf(stderr, "cmail fetch: note: %zu message%s marked CertifiedMail left on the server\n",

@@ -7,7 +7,8 @@
  *	cmail send --server HOST:PORT --from ADDR --cert FILE --key FILE
  *		--ca FILE [--crl FILE|DIR] [--to ADDR]... [--cc ADDR]...
  *		[--out DIR] [--server-name NAME] [--implicit-tls]
- *		[--timeout SECONDS] [--tls-ca FILE] [--repeat N] MESSAGE.eml
+ *		[--timeout SECONDS] [--tls-ca FILE] [--tls-session FILE]
+ *		[--repeat N] MESSAGE.eml
  * DESCRIPTION
  *	PROFILE.md sections 2-4, steps m1-m15: STARTTLS (or implicit TLS)
  *	with the server verified against --ca, CELO, DELV CertifiedMail,
@@ -23,7 +24,14 @@
  *	ENVID.deposit.xml and ENVID.signed-deposit.xml.
  *
  *	--repeat N deposits the message N times over one CMTP session, each
- *	a complete deposit with its own key (benchmarks, load tests).
+ *	a complete deposit with its own key (benchmarks, load tests). A
+ *	recipient certificate the server hands out again, byte for byte,
+ *	is not parsed and validated again within one run.
+ *
+ *	--tls-session FILE resumes the TLS session saved in FILE (when the
+ *	server still honours its ticket: no RSA signature, no certificate
+ *	chain in the handshake) and saves the session the server grants
+ *	there, mode 0600; a missing or stale file means a full handshake.
  *
  *	Without --to/--cc the recipients are the addresses of the message's
  *	To and Cc header fields.
@@ -71,15 +79,20 @@
 typedef struct {
     char    addr[CM_ADDRESS_MAX + 1];
     CM_ENTITY_TYPE type;
-    X509   *cert;
+    X509   *cert;			/* validated */
+    unsigned char *der;			/* as the server sent it */
+    size_t  der_len;
 } SEND_RCPT;
 
 typedef struct {
     const char *server, *server_name, *from, *cert_file, *key_file, *ca, *crl, *out, *tls_ca;
+    const char *tls_session;
     int     implicit_tls, timeout, repeat;
     SEND_RCPT rcpt[SEND_RCPT_MAX];
     int     nrcpt;
     X509   *cert;
+    unsigned char *cert_der;		/* --cert, DER */
+    int     cert_der_len;
     EVP_PKEY *key;
     CM_TRUST *trust;
     CM_STREAM *st;
@@ -93,13 +106,14 @@ static int send_usage(FILE *fp, int status)
     fprintf(fp, "usage: cmail send --server HOST:PORT --from ADDR --cert FILE --key FILE --ca FILE\n"
 	    "                  [--crl FILE|DIR] [--to ADDR]... [--cc ADDR]... [--out DIR]\n"
 	    "                  [--server-name NAME] [--implicit-tls] [--timeout SECONDS]\n"
-	    "                  [--tls-ca FILE] [--repeat N] MESSAGE.eml\n\n"
+	    "                  [--tls-ca FILE] [--tls-session FILE] [--repeat N] MESSAGE.eml\n\n"
 	    "Deposit MESSAGE.eml as certified mail (ITU-T X.1341 CMTP). The message is\n"
 	    "encrypted for each recipient; the server's deposit notice is verified and\n"
 	    "countersigned. --out DIR keeps the deposit notices. --repeat N deposits\n"
 	    "the message N times over one session (each with its own key and notices).\n"
 	    "The server's TLS certificate is verified against --tls-ca (default: --ca,\n"
-	    "which verifies the notices and the recipients' certificates).\n"
+	    "which verifies the notices and the recipients' certificates). --tls-session\n"
+	    "FILE resumes the TLS session saved there and saves the new one (0600).\n"
 	    "Exit: 0 deposited, 1 refused/invalid, 2 usage, 75 temporary failure.\n");
     return (status);
 }
@@ -193,6 +207,11 @@ static int session_open(SEND *s)
     s->st = cm_stream_open(s->fd, s->fd, s->timeout);
     if ((ctx = cm_tls_client_ctx(s->tls_ca ? s->tls_ca : s->ca, 0, 0, s->err, sizeof(s->err))) == 0)
 	return (CMAIL_EX_FAIL);
+    if (s->tls_session
+	&& cm_tls_client_session_file(ctx, s->tls_session, s->err, sizeof(s->err)) < 0) {
+	SSL_CTX_free(ctx);
+	return (CMAIL_EX_FAIL);
+    }
     if (name == 0) {
 	cm_connect_host(s->server, host, sizeof(host));
 	name = host;
@@ -244,12 +263,23 @@ static int session_open(SEND *s)
     return (ret);
 }
 
+/* rcpt_forget - drop a recipient's certificate */
+static void rcpt_forget(SEND_RCPT *rc)
+{
+    X509_free(rc->cert);
+    rc->cert = 0;
+    free(rc->der);
+    rc->der = 0;
+    rc->der_len = 0;
+}
+
 /* envelope_commands - MAIL FROM and RCPT TO with certificates */
 static int envelope_commands(SEND *s)
 {
     CM_REPLY r;
-    X509   *cert;
     CM_CERT_OPTS opts;
+    unsigned char *der;
+    size_t  der_len;
     int     i, ret = 0;
 
     if (command(s, &r, "MAIL FROM:<%s> CertificateRequested", s->from) < 0)
@@ -259,14 +289,16 @@ static int envelope_commands(SEND *s)
 	cm_reply_free(&r);
 	return (ret);
     }
-    cert = cm_reply_get_cert(&r, "UserCertificate");
+    /* Our own certificate: compared as DER bytes, not decoded. */
+    der = cm_reply_get_object(&r, "UserCertificate", &der_len);
     cm_reply_free(&r);
-    if (cert == 0 || X509_cmp(cert, s->cert) != 0) {
-	X509_free(cert);
+    if (der == 0 || s->cert_der_len <= 0 || der_len != (size_t) s->cert_der_len
+	|| memcmp(der, s->cert_der, der_len) != 0) {
+	free(der);
 	snprintf(s->err, sizeof(s->err), "the server holds another certificate for <%s> than --cert", s->from);
 	return (CMAIL_EX_FAIL);
     }
-    X509_free(cert);
+    free(der);
     for (i = 0; i < s->nrcpt; i++) {
 	if (command(s, &r, "RCPT TO:<%s> CertificateRequested", s->rcpt[i].addr) < 0)
 	    return (SEND_EX_TEMP);
@@ -275,9 +307,31 @@ static int envelope_commands(SEND *s)
 	    cm_reply_free(&r);
 	    return (ret);
 	}
-	s->rcpt[i].cert = cm_reply_get_cert(&r, "UserCertificate");
+	der = cm_reply_get_object(&r, "UserCertificate", &der_len);
 	cm_reply_free(&r);
+	if (der == 0) {
+	    snprintf(s->err, sizeof(s->err), "no certificate for <%s> in the server's reply", s->rcpt[i].addr);
+	    return (CMAIL_EX_FAIL);
+	}
+	/* The same bytes as in the previous deposit of this run: validated already. */
+	if (s->rcpt[i].cert && s->rcpt[i].der_len == der_len
+	    && memcmp(s->rcpt[i].der, der, der_len) == 0) {
+	    free(der);
+	    continue;
+	}
+	rcpt_forget(&s->rcpt[i]);
+	s->rcpt[i].der = der;
+	s->rcpt[i].der_len = der_len;
+	if (der_len <= CM_CERT_DER_MAX) {
+	    const unsigned char *p = der;
+
+	    if ((s->rcpt[i].cert = d2i_X509(0, &p, (long) der_len)) != 0 && p != der + der_len) {
+		X509_free(s->rcpt[i].cert);
+		s->rcpt[i].cert = 0;
+	    }
+	}
 	if (s->rcpt[i].cert == 0) {
+	    rcpt_forget(&s->rcpt[i]);
 	    snprintf(s->err, sizeof(s->err), "no certificate for <%s> in the server's reply", s->rcpt[i].addr);
 	    return (CMAIL_EX_FAIL);
 	}
@@ -285,6 +339,7 @@ static int envelope_commands(SEND *s)
 	if (cm_cert_validate(s->trust, s->rcpt[i].cert, &opts, s->err, sizeof(s->err)) < 0) {
 	    char    why[sizeof(s->err)];
 
+	    rcpt_forget(&s->rcpt[i]);
 	    snprintf(why, sizeof(why), "%s", s->err);
 	    snprintf(s->err, sizeof(s->err), "certificate of <%.64s> refused: %.900s", s->rcpt[i].addr, why);
 	    return (CMAIL_EX_FAIL);
@@ -517,6 +572,7 @@ int     cmd_send(int argc, char **argv)
 	{"timeout", required_argument, 0, 'T'},
 	{"repeat", required_argument, 0, 'r'},
 	{"tls-ca", required_argument, 0, 'L'},
+	{"tls-session", required_argument, 0, 'S'},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
     };
@@ -548,6 +604,7 @@ int     cmd_send(int argc, char **argv)
 	case 'T': s.timeout = atoi(optarg); break;
 	case 'r': s.repeat = atoi(optarg); break;
 	case 'L': s.tls_ca = optarg; break;
+	case 'S': s.tls_session = optarg; break;
 	case 't':
 	case 'c':
 	    if (add_rcpt(&s, optarg, ch == 't' ? CM_ENTITY_TO : CM_ENTITY_CC) < 0) {
@@ -582,6 +639,11 @@ int     cmd_send(int argc, char **argv)
 	ret = CMAIL_EX_USAGE;
 	goto done;
     }
+    if ((s.cert_der_len = i2d_X509(s.cert, &s.cert_der)) <= 0) {
+	fprintf(stderr, "cmail send: --cert cannot be encoded\n");
+	ret = CMAIL_EX_USAGE;
+	goto done;
+    }
     if (s.nrcpt == 0) {
 	FILE   *fp = fopen(argv[optind], "r");
 	CM_HEADERS h;
@@ -609,10 +671,6 @@ int     cmd_send(int argc, char **argv)
     if ((ret = session_open(&s)) != 0)
 	goto done;
     for (n = 0; n < s.repeat; n++) {
-	for (i = 0; i < s.nrcpt; i++) {
-	    X509_free(s.rcpt[i].cert);
-	    s.rcpt[i].cert = 0;
-	}
 	if ((ret = envelope_commands(&s)) != 0)
 	    goto done;
 	if ((env = build_envelope(&s, argv[optind], rsck, &d, &message_id)) == 0) {
@@ -649,7 +707,8 @@ done:
     if (s.fd >= 0)
 	close(s.fd);
     for (i = 0; i < s.nrcpt; i++)
-	X509_free(s.rcpt[i].cert);
+	rcpt_forget(&s.rcpt[i]);
+    OPENSSL_free(s.cert_der);
     X509_free(s.cert);
     EVP_PKEY_free(s.key);
     cm_trust_free(s.trust);

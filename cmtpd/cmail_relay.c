@@ -66,8 +66,22 @@
  * LIMITS
  *	Every wait is bounded: connect min(smtp_timeout, 30) s, each read
  *	and write smtp_timeout, DNS 5 s x 2 tries, the notary 30 s; the
- *	whole run session_time_limit (SIGALRM: exit 75, or 0 once the peer
- *	has accepted the message, so that Postfix never sends it twice).
+ *	whole run session_time_limit (SIGALRM: exit 75; a retry after the
+ *	peer accepted the message is answered with a new TransitNotice and
+ *	not delivered again, see CRASHES).
+ * CRASHES
+ *	Killed at any point, cmail-relay leaves Postfix's queue file
+ *	deferred, and the retry does the work again. That is safe because
+ *	SEND EVLP is idempotent at the peer (an envelope it journalled as
+ *	"transit" is answered with a new TransitNotice and not delivered
+ *	again), and because a stored form whose "relayed" row (for this
+ *	domain) is in the journal is done: the transit notice mail is
+ *	submitted before "relayed" is journalled, so the row means the mail
+ *	is queued, and a retry then exits 0 at once. A failure after the
+ *	peer accepted the message (the notary cannot countersign, Postfix
+ *	refuses the notice mail) is temporary (75) for the same reason. One
+ *	window remains: killed between the notice mail's submission and the
+ *	"relayed" row, the retry mails a second transit notice.
  * FILES
  *	No temporary file is ever named: the message and the unsealed
  *	container live in unnamed files (O_TMPFILE in spool_directory,
@@ -151,8 +165,9 @@ typedef struct {
 
 /*
  * The watchdog (session_time_limit): every wait is bounded on its own, this
- * bounds their sum. Before a peer accepted the message: 75, Postfix tries
- * again; after: 0, never a second copy.
+ * bounds their sum: 75, Postfix tries again. After the peer accepted the
+ * message too: the retry gets a new TransitNotice, the peer does not deliver
+ * it again (exiting 0 there would lose the transit notice mail).
  */
 static volatile sig_atomic_t relay_accepted;
 
@@ -160,7 +175,8 @@ static volatile sig_atomic_t relay_accepted;
 static void watchdog(int sig)
 {
     static const char before[] = "cmail-relay: time limit (session_time_limit) reached, try again later\n";
-    static const char after[] = "cmail-relay: time limit reached after the peer accepted the message\n";
+    static const char after[] = "cmail-relay: time limit reached after the peer accepted the message, "
+	"try again later (the peer will not deliver it twice)\n";
 
     ssize_t ignored;
 
@@ -168,7 +184,7 @@ static void watchdog(int sig)
     if (relay_accepted) {
 	ignored = write(2, after, sizeof(after) - 1);
 	(void) ignored;
-	_exit(0);
+	_exit(EX_TEMPFAIL);
     }
     ignored = write(2, before, sizeof(before) - 1);
     (void) ignored;
@@ -373,11 +389,15 @@ static void postmaster(const RELAY *r, char *buf, size_t size)
 
 /*
  * mail_notice - the notice mail to the sender (cm_noticemail), submitted
- * to notice_submission_address with the null sender. 0 or -1 (warned).
+ * to notice_submission_address with the null sender. Its Message-ID is
+ * fixed per envelope, kind and destination domain (cm_cmtp_notice_msgid()):
+ * the mail of a retry after a crash is the same mail. 0 or -1 (warned).
  */
-static int mail_notice(RELAY *r, const char *to, const char *envid, const char *subject,
-		               const char *summary, const CM_NOTICEMAIL_ATTACH *att, size_t natt)
+static int mail_notice(RELAY *r, const char *kind, const char *to, const char *envid,
+		               const char *subject, const char *summary,
+		               const CM_NOTICEMAIL_ATTACH *att, size_t natt)
 {
+    char    msgid[256];
     CM_NOTICEMAIL m;
     FILE   *fp;
     char    from[CM_ADDRESS_MAX + 16];
@@ -401,7 +421,10 @@ static int mail_notice(RELAY *r, const char *to, const char *envid, const char *
 	return (-1);
     }
     rcpt[0] = (char *) to;
-    if (cm_noticemail_write(fp, &m, r->err, sizeof(r->err)) < 0 || fflush(fp) != 0) {
+    if (cm_cmtp_notice_msgid(msgid, sizeof(msgid), kind, envid, r->domain, r->domain) < 0) {
+	snprintf(r->err, sizeof(r->err), "cannot make the notice mail's Message-ID");
+	msg_warn("%s: notice mail to <%s>: %s", envid, to, r->err);
+    } else if (cm_cmtp_noticemail_write(fp, &m, msgid, r->err, sizeof(r->err)) < 0 || fflush(fp) != 0) {
 	msg_warn("%s: notice mail to <%s>: %s", envid, to, r->err);
     } else if (cm_submit(cm_config_str(r->cf, "notice_submission_address"),
 			 (int) cm_config_int(r->cf, "smtp_timeout"), r->hostname, "",
@@ -409,7 +432,8 @@ static int mail_notice(RELAY *r, const char *to, const char *envid, const char *
 			 r->err, sizeof(r->err)) < 0) {
 	msg_warn("%s: notice mail to <%s> not submitted: %s", envid, to, r->err);
     } else {
-	msg_info("%s: notice mail \"%s\" to <%s> queued as %s", envid, subject, to, queue_id);
+	msg_info("%s: notice mail \"%s\" to <%s> queued as %s, message-id=%s", envid, subject, to,
+		 queue_id, msgid);
 	ret = 0;
     }
     fclose(fp);
@@ -493,7 +517,7 @@ static void nondelivery(RELAY *r, STORED *s, int status, const char *reason)
     att[1].filename = cm_noticemail_filename(CM_NOTICE_SIGNED_DEPOSIT);
     att[1].data = s->box.notice;
     att[1].len = s->box.notice_len;
-    mail_notice(r, s->sender, s->envelope_id, subject, summary, att, 2);
+    mail_notice(r, "nondelivery", s->sender, s->envelope_id, subject, summary, att, 2);
     free(signed_xml);
     finish(status, "%s: %s", s->envelope_id, reason);
 }
@@ -637,31 +661,70 @@ static int check_transit(RELAY *r, STORED *s, xmlDocPtr doc, const CM_NOTICE *t,
     return (0);
 }
 
-/* countersign - SignedTransitNotice: promote, notary signs at "info" */
-static char *countersign(RELAY *r, STORED *s, xmlDocPtr doc, size_t *len)
+/*
+ * countersign - SignedTransitNotice: promote, notary signs at "info"; NULL
+ * with r->err and *temporary (1: the notary is down or busy)
+ */
+static char *countersign(RELAY *r, STORED *s, xmlDocPtr doc, size_t *len, int *temporary)
 {
     CM_NOTARY *nc;
     char   *xml, *signed_xml = 0;
     size_t  xml_len;
-    int     temporary;
 
+    *temporary = 0;
     if (cm_notice_promote(doc, s->sdn, r->err, sizeof(r->err)) < 0)
 	return (0);
     if ((xml = cm_xml_serialize(doc, &xml_len)) == 0) {
 	snprintf(r->err, sizeof(r->err), "out of memory");
+	*temporary = 1;
 	return (0);
     }
-    nc = notary(r);
+    if ((nc = cm_notary_connect(cm_config_str(r->cf, "notary_socket"), RELAY_NOTARY_TIMEOUT_MS,
+				r->err, sizeof(r->err))) == 0) {
+	free(xml);
+	*temporary = 1;
+	return (0);
+    }
     if (cm_notary_sign(nc, xml, xml_len, CM_NOTARY_PLACE_INFO, &signed_xml, len,
 		       r->err, sizeof(r->err)) < 0) {
-	temporary = cm_notary_error_temporary(nc);
+	*temporary = cm_notary_error_temporary(nc);
 	signed_xml = 0;
 	msg_warn("%s: countersigning the transit notice failed (%s): %s", s->envelope_id,
-		 temporary ? "temporary" : "permanent", r->err);
+		 *temporary ? "temporary" : "permanent", r->err);
     }
     cm_notary_close(nc);
     free(xml);
     return (signed_xml);
+}
+
+/*
+ * already_relayed - does the journal hold "relayed" for this envelope and
+ * domain? An earlier run then got the transit notice and queued its mail
+ * (that comes first) and was killed before it could exit 0. LOOKUP gives
+ * the details of the first row only: a stored form relayed to several
+ * domains may be relayed again (no loss, at worst a second notice mail).
+ */
+static int already_relayed(RELAY *r, STORED *s)
+{
+    CM_NOTARY *nc = notary(r);
+    char    details[2048], want[CM_HOSTPORT_MAX + 16];
+    long long count = 0;
+    const char *p;
+    size_t  n;
+
+    if (cm_notary_lookup(nc, s->envelope_id, "relayed", 0, &count, details, sizeof(details),
+			 r->err, sizeof(r->err)) < 0) {
+	cm_notary_close(nc);
+	finish(EX_TEMPFAIL, "%s: journal lookup: %s", s->envelope_id, r->err);
+    }
+    cm_notary_close(nc);
+    if (count <= 0)
+	return (0);
+    n = (size_t) snprintf(want, sizeof(want), "domain=%s", r->domain);
+    for (p = details; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : 0)
+	if (strncasecmp(p, want, n) == 0 && (p[n] == '\n' || p[n] == 0))
+	    return (1);
+    return (0);
 }
 
 /* relay_stored - a stored form: SEND EVLP and the transit notice */
@@ -670,7 +733,7 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
     CM_CMTP_CLIENT *c;
     char   *sdn_b64, *transit = 0, *stn;
     size_t  transit_len, stn_len;
-    int     fail, code;
+    int     fail, code, temporary;
     xmlDocPtr tdoc = 0;
     CM_NOTICE *t;
     char    why[1024], host[CM_HOSTPORT_MAX];
@@ -684,6 +747,9 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
 
     unseal(r, s, sealed);
     parse_deposit(r, s);
+    if (already_relayed(r, s))
+	finish(0, "%s: already relayed to %s and its transit notice mailed (journal): "
+	       "not sent again", s->envelope_id, r->domain);
     if ((sdn_b64 = cm_base64_encode((unsigned char *) s->box.notice, s->box.notice_len, 0)) == 0)
 	finish(EX_TEMPFAIL, "out of memory");
     if ((c = cm_cmtp_open_ex(r->cf, r->trust, r->domain, why, sizeof(why), &fail)) == 0) {
@@ -706,8 +772,10 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
 	     s->envelope_id, r->domain, host, transit_len);
 
     /*
-     * From here on the peer holds the message: never exit 75 (that would
-     * send it again) and never send a non-delivery notice.
+     * From here on the peer holds the message: never a non-delivery notice.
+     * A temporary failure still exits 75: the retry sends SEND EVLP again,
+     * and the peer answers with a new TransitNotice without delivering the
+     * message again (it is journalled there as "transit").
      */
     relay_accepted = 1;
     if ((t = cm_notice_read(transit, transit_len, &tdoc, why, sizeof(why))) == 0
@@ -721,10 +789,11 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
     }
     cm_notice_free(t);
     free(transit);
-    stn = countersign(r, s, tdoc, &stn_len);
+    stn = countersign(r, s, tdoc, &stn_len, &temporary);
     xmlFreeDoc(tdoc);
     if (stn == 0)
-	finish(EX_UNAVAILABLE, "%s: accepted by %s (%s), but the transit notice could not be countersigned: %s",
+	finish(temporary ? EX_TEMPFAIL : EX_UNAVAILABLE,
+	       "%s: accepted by %s (%s), but the transit notice could not be countersigned: %s",
 	       s->envelope_id, r->domain, host, r->err);
     sha256_hex(stn, stn_len, hex);
     join_rcpts(r, rcpts, sizeof(rcpts));
@@ -736,11 +805,6 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
     details[1] = d_peer;
     details[2] = d_rcpts;
     details[3] = d_notice;
-    nc = cm_notary_connect(cm_config_str(r->cf, "notary_socket"), RELAY_NOTARY_TIMEOUT_MS,
-			   r->err, sizeof(r->err));
-    if (record(r, &nc, s->envelope_id, "relayed", details, 4) < 0)
-	msg_warn("%s: relayed to %s but NOT journalled: %s", s->envelope_id, r->domain, r->err);
-    cm_notary_close(nc);
     snprintf(subject, sizeof(subject), "Transit notice: %.*s reached %s",
 	     CM_NOTICEMAIL_SUBJECT_MAX / 2, r->subject[0] ? r->subject : "certified message",
 	     r->domain);
@@ -758,8 +822,23 @@ static void relay_stored(RELAY *r, STORED *s, FILE *sealed)
     att[1].filename = cm_noticemail_filename(CM_NOTICE_SIGNED_DEPOSIT);
     att[1].data = s->box.notice;
     att[1].len = s->box.notice_len;
-    mail_notice(r, s->sender, s->envelope_id, subject, summary, att, 2);
+    /*
+     * The mail first, then "relayed": a journalled "relayed" means the mail
+     * is queued (a retry finds the row and stops). A mail that cannot be
+     * queued is retried with everything else (75).
+     */
+    if (mail_notice(r, "transit", s->sender, s->envelope_id, subject, summary, att, 2) < 0) {
+	free(stn);
+	finish(EX_TEMPFAIL, "%s: relayed to %s via %s, but the transit notice mail was not "
+	       "queued: %s", s->envelope_id, r->domain, host, r->err);
+    }
     free(stn);
+    nc = cm_notary_connect(cm_config_str(r->cf, "notary_socket"), RELAY_NOTARY_TIMEOUT_MS,
+			   r->err, sizeof(r->err));
+    if (record(r, &nc, s->envelope_id, "relayed", details, 4) < 0)
+	msg_warn("%s: relayed to %s and mailed, but NOT journalled: %s", s->envelope_id,
+		 r->domain, r->err);
+    cm_notary_close(nc);
     finish(0, "%s: relayed to %s via %s for %s, transit notice %s", s->envelope_id, r->domain,
 	   host, rcpts, hex);
 }

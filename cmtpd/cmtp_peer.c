@@ -453,6 +453,7 @@ static int norp_mail(CMTP_SESSION *s, const char *sender, const char *recipient,
     char    subject[CM_ADDRESS_MAX + 64];
     char    summary[2048];
     char    qid[64];
+    char    msgid[256];
     char   *rcpt[1];
     const char *dom = strchr(s->hostname, '.');
     int     ret;
@@ -480,7 +481,16 @@ static int norp_mail(CMTP_SESSION *s, const char *sender, const char *recipient,
 	snprintf(err, errlen, "cannot create a temporary file");
 	return (-1);
     }
-    if (cm_noticemail_write(fp, &m, err, errlen) < 0 || fflush(fp) != 0) {
+    /*
+     * The Message-ID the CPOP plugin gives this receipt notice: a second
+     * mail (killed before "receipt-received", the peer retries) is saved
+     * once by the delivery plugin.
+     */
+    if (cm_cmtp_notice_msgid(msgid, sizeof(msgid), "receipt", envelope_id, recipient,
+			     PEER_DOMAIN(recipient)) < 0
+	|| cm_cmtp_noticemail_write(fp, &m, msgid, err, errlen) < 0 || fflush(fp) != 0) {
+	if (msgid[0] == 0)
+	    snprintf(err, errlen, "cannot make the notice mail's Message-ID");
 	*temporary = 0;
 	fclose(fp);
 	return (-1);
@@ -491,7 +501,8 @@ static int norp_mail(CMTP_SESSION *s, const char *sender, const char *recipient,
 		    rcpt, 1, fp, qid, sizeof(qid), temporary, err, errlen);
     fclose(fp);
     if (ret == 0)
-	msg_info("%s: receipt notice mail for <%s> queued as %s", envelope_id, sender, qid);
+	msg_info("%s: receipt notice mail for <%s> queued as %s, message-id=%s", envelope_id,
+		 sender, qid, msgid);
     return (ret);
 }
 

@@ -12,6 +12,12 @@
  *
  *	Reply texts are PROFILE.md's, exactly; enhanced status codes are
  *	the ones it gives (including its 6.1.x codes for RCPT syntax).
+ *
+ *	Bounds: CMTP_ERRORS_MAX bad commands end the session with 421;
+ *	so do commands that move no transaction forward (NOOP, RSET, HELP,
+ *	EHLO, HELO) beyond CMTP_JUNK_MAX in one session: each one past
+ *	the limit counts as an error, as with Postfix's
+ *	smtpd_junk_command_limit. session_time_limit bounds the rest.
  *--*/
 #include "config.h"
 #include <stdio.h>
@@ -151,8 +157,9 @@ static int cmd_starttls(CMTP_SESSION *s, const char *arg)
     s->tls_active = 1;
     cmtp_reset(s);
     s->celo = s->delv = 0;
-    msg_info("%s: TLS %s with cipher %s", s->client_addr,
-	     SSL_get_version(cm_stream_ssl(s->st)), SSL_get_cipher_name(cm_stream_ssl(s->st)));
+    msg_info("%s: TLS %s with cipher %s%s", s->client_addr,
+	     SSL_get_version(cm_stream_ssl(s->st)), SSL_get_cipher_name(cm_stream_ssl(s->st)),
+	     SSL_session_reused(cm_stream_ssl(s->st)) ? " (session resumed)" : "");
     cmtp_peer_identify(s);
     return (0);
 }
@@ -327,6 +334,13 @@ static void cmd_help(CMTP_SESSION *s)
     cm_reply(s->st, 214, "2.0.0 End of HELP info");
 }
 
+/* junk - a command that moves nothing forward: past CMTP_JUNK_MAX, an error */
+static void junk(CMTP_SESSION *s)
+{
+    if (++s->junk > CMTP_JUNK_MAX)
+	s->errors++;
+}
+
 /* cmtp_session_run - serve one connection until QUIT or EOF */
 void    cmtp_session_run(CMTP_SESSION *s)
 {
@@ -361,8 +375,10 @@ void    cmtp_session_run(CMTP_SESSION *s)
 	    continue;
 	}
 	if (verb_is(line, "EHLO", &arg)) {
+	    junk(s);
 	    cmd_ehlo(s, arg, 1);
 	} else if (verb_is(line, "HELO", &arg)) {
+	    junk(s);
 	    cmd_ehlo(s, arg, 0);
 	} else if (verb_is(line, "STARTTLS", &arg)) {
 	    if (cmd_starttls(s, arg) < 0)
@@ -384,11 +400,14 @@ void    cmtp_session_run(CMTP_SESSION *s)
 	    if (need_delv(s) == 0)
 		cmtp_depo(s, arg);
 	} else if (verb_is(line, "RSET", &arg)) {
+	    junk(s);
 	    cmtp_reset(s);
 	    cm_reply(s->st, 250, "2.0.0 OK");
 	} else if (verb_is(line, "NOOP", &arg)) {
+	    junk(s);
 	    cm_reply(s->st, 250, "2.0.0 OK");
 	} else if (verb_is(line, "HELP", &arg)) {
+	    junk(s);
 	    cmd_help(s);
 	} else if (verb_is(line, "QUIT", &arg)) {
 	    cm_reply(s->st, 221, "2.0.0 Bye");

@@ -16,7 +16,12 @@
  *	itself (RFC 5280 section 6.1) and records the first error of each
  *	rule (path, validity, revocation) with a readable reason.
  *
- *	CRLs are read from disk on every check. Per issuer (name and
+ *	CRL files are looked at on every check (stat, and readdir for a
+ *	directory) and parsed again when they changed (cm_crlcache_get():
+ *	same device, inode, size, mtime and ctime); their signatures,
+ *	times and entries are checked by every validation as before.
+ *	Certificates are parsed once per process (cm_certcache_d2i()).
+ *	Per issuer (name and
  *	authority key identifier) only the newest CRL issued at or before
  *	the verification time is used: highest CRLNumber, else latest
  *	thisUpdate. Refused: v2 CRLs without CRLNumber, delta CRLs. A file
@@ -34,6 +39,8 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -43,6 +50,7 @@
 #include "cm_limits.h"
 #include "cm_log.h"
 #include "cm_pem.h"
+#include "cm_certcache.h"
 #include "cm_profile.h"
 #include "cm_cert.h"
 
@@ -383,35 +391,19 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
     return (1);
 }
 
-/* crl_add_file - parse CRLs in one file, append them */
-static int crl_add_file(const char *path, int in_dir, STACK_OF(X509_CRL) *sk, off_t *total,
-			        char *err, size_t errlen)
+/* crl_parse_fp - every CRL in an open file (PEM, else one DER) */
+static int crl_parse_fp(FILE *fp, int in_dir, STACK_OF(X509_CRL) *got, int *is_certs)
 {
-    struct stat stb;
     BIO    *bio;
     X509_CRL *crl;
     int     n = 0;
 
-    if (stat(path, &stb) < 0) {
-	bfmt(err, errlen, "CRL %s: %s", path, strerror(errno));
+    *is_certs = 0;
+    if ((bio = BIO_new_fp(fp, BIO_NOCLOSE)) == 0)
 	return (-1);
-    }
-    if (!S_ISREG(stb.st_mode) || stb.st_size > CM_CRL_FILE_MAX) {
-	bfmt(err, errlen, "CRL %s: not a regular file of at most %d bytes", path, CM_CRL_FILE_MAX);
-	return (-1);
-    }
-    if ((*total += stb.st_size) > CM_CRL_TOTAL_MAX) {
-	bfmt(err, errlen, "CRL %s: CRLs larger than %d bytes in all", path, CM_CRL_TOTAL_MAX);
-	return (-1);
-    }
-    if ((bio = BIO_new_file(path, "rb")) == 0) {
-	bfmt(err, errlen, "CRL %s: %s", path, strerror(errno));
-	ERR_clear_error();
-	return (-1);
-    }
-    while (sk_X509_CRL_num(sk) < CM_CRLS_MAX
+    while (sk_X509_CRL_num(got) < CM_CRLS_MAX
 	   && (crl = PEM_read_bio_X509_CRL(bio, 0, 0, 0)) != 0) {
-	if (!sk_X509_CRL_push(sk, crl)) {
+	if (!sk_X509_CRL_push(got, crl)) {
 	    X509_CRL_free(crl);
 	    break;
 	}
@@ -419,7 +411,7 @@ static int crl_add_file(const char *path, int in_dir, STACK_OF(X509_CRL) *sk, of
     }
     ERR_clear_error();
     if (n == 0 && BIO_seek(bio, 0) == 0 && (crl = d2i_X509_CRL_bio(bio, 0)) != 0) {
-	if (sk_X509_CRL_push(sk, crl))
+	if (sk_X509_CRL_push(got, crl))
 	    n++;
 	else
 	    X509_CRL_free(crl);
@@ -432,15 +424,78 @@ static int crl_add_file(const char *path, int in_dir, STACK_OF(X509_CRL) *sk, of
 	ERR_clear_error();
 	if (cert) {
 	    X509_free(cert);
-	    BIO_free(bio);
-	    return (0);
+	    *is_certs = 1;
 	}
     }
     BIO_free(bio);
-    if (n == 0) {
-	bfmt(err, errlen, "CRL %s: no PEM or DER CRL in it", path);
+    return (n);
+}
+
+/* crl_add_file - CRLs of one file (parsed once per file generation), appended */
+static int crl_add_file(const char *path, int in_dir, STACK_OF(X509_CRL) *sk, off_t *total,
+			        char *err, size_t errlen)
+{
+    struct stat stb;
+    STACK_OF(X509_CRL) *got;
+    FILE   *fp;
+    int     fd, n, i, is_certs;
+
+    if (stat(path, &stb) < 0) {
+	bfmt(err, errlen, "CRL %s: %s", path, strerror(errno));
 	return (-1);
     }
+    if (!S_ISREG(stb.st_mode) || stb.st_size > CM_CRL_FILE_MAX) {
+	bfmt(err, errlen, "CRL %s: not a regular file of at most %d bytes", path, CM_CRL_FILE_MAX);
+	return (-1);
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+	bfmt(err, errlen, "CRL %s: %s", path, strerror(errno));
+	return (-1);
+    }
+    /* The identity of what we read: a file replaced meanwhile is another. */
+    if (fstat(fd, &stb) < 0 || !S_ISREG(stb.st_mode) || stb.st_size > CM_CRL_FILE_MAX) {
+	bfmt(err, errlen, "CRL %s: not a regular file of at most %d bytes", path, CM_CRL_FILE_MAX);
+	close(fd);
+	return (-1);
+    }
+    if ((*total += stb.st_size) > CM_CRL_TOTAL_MAX) {
+	bfmt(err, errlen, "CRL %s: CRLs larger than %d bytes in all", path, CM_CRL_TOTAL_MAX);
+	close(fd);
+	return (-1);
+    }
+    if (cm_crlcache_get(path, &stb, in_dir, sk, CM_CRLS_MAX - sk_X509_CRL_num(sk)) >= 0) {
+	close(fd);
+	return (0);
+    }
+    if ((fp = fdopen(fd, "rb")) == 0) {
+	bfmt(err, errlen, "CRL %s: %s", path, strerror(errno));
+	close(fd);
+	return (-1);
+    }
+    if ((got = sk_X509_CRL_new_null()) == 0) {
+	bfmt(err, errlen, "out of memory");
+	fclose(fp);
+	return (-1);
+    }
+    n = crl_parse_fp(fp, in_dir, got, &is_certs);
+    fclose(fp);
+    if (n <= 0 && !is_certs) {
+	bfmt(err, errlen, "CRL %s: no PEM or DER CRL in it", path);
+	sk_X509_CRL_pop_free(got, X509_CRL_free);
+	return (-1);
+    }
+    cm_crlcache_put(path, &stb, in_dir, got);
+    for (i = 0; i < sk_X509_CRL_num(got) && sk_X509_CRL_num(sk) < CM_CRLS_MAX; i++) {
+	X509_CRL *crl = sk_X509_CRL_value(got, i);
+
+	if (!X509_CRL_up_ref(crl))
+	    break;
+	if (!sk_X509_CRL_push(sk, crl)) {
+	    X509_CRL_free(crl);
+	    break;
+	}
+    }
+    sk_X509_CRL_pop_free(got, X509_CRL_free);
     return (0);
 }
 
@@ -645,6 +700,38 @@ fail:
     return (0);
 }
 
+/* cm_trust_anchors - the anchors, borrowed */
+STACK_OF(X509) *cm_trust_anchors(const CM_TRUST *trust)
+{
+    return (trust ? trust->anchors : 0);
+}
+
+/* cm_trust_anchor_names - the anchors' subject names, without duplicates */
+STACK_OF(X509_NAME) *cm_trust_anchor_names(const CM_TRUST *trust)
+{
+    STACK_OF(X509_NAME) *names;
+    X509_NAME *name;
+    int     i, j;
+
+    if (trust == 0 || sk_X509_num(trust->anchors) <= 0 || (names = sk_X509_NAME_new_null()) == 0)
+	return (0);
+    for (i = 0; i < sk_X509_num(trust->anchors); i++) {
+	const X509_NAME *subj = X509_get_subject_name(sk_X509_value(trust->anchors, i));
+
+	for (j = 0; j < sk_X509_NAME_num(names); j++)
+	    if (X509_NAME_cmp(sk_X509_NAME_value(names, j), subj) == 0)
+		break;
+	if (j < sk_X509_NAME_num(names))
+	    continue;
+	if ((name = X509_NAME_dup(subj)) == 0 || !sk_X509_NAME_push(names, name)) {
+	    X509_NAME_free(name);
+	    sk_X509_NAME_pop_free(names, X509_NAME_free);
+	    return (0);
+	}
+    }
+    return (names);
+}
+
 /* cm_trust_free - release a trust store */
 void    cm_trust_free(CM_TRUST *trust)
 {
@@ -750,7 +837,17 @@ static int verify_run(X509 *leaf, STACK_OF(X509) *trusted, STACK_OF(X509) *chain
 	goto done;
     flags = X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT | X509_V_FLAG_POLICY_CHECK;
     if (crls)
-	flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+	flags |= X509_V_FLAG_CRL_CHECK;
+
+    /*
+     * CRL_CHECK_ALL checks every certificate of the chain, the anchor
+     * too, whose revocation RFC 5280 6.1 leaves out (verify_cb ignores
+     * it): with one anchor and no intermediates the chain is the leaf
+     * and that anchor, so checking the leaf alone is the same decision
+     * with one CRL signature verification less.
+     */
+    if (crls && (sk_X509_num(chain) > 0 || sk_X509_num(trusted) != 1))
+	flags |= X509_V_FLAG_CRL_CHECK_ALL;
     param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_flags(param, flags);
     X509_VERIFY_PARAM_set_time(param, st->at);

@@ -11,6 +11,8 @@
  *	CM_TRUST *cm_trust_load(const char *anchors, const char *crls,
  *				char *err, size_t errlen);
  *	void	cm_trust_free(CM_TRUST *trust);
+ *	STACK_OF(X509) *cm_trust_anchors(const CM_TRUST *trust);
+ *	STACK_OF(X509_NAME) *cm_trust_anchor_names(const CM_TRUST *trust);
  *	int	cm_cert_check(CM_TRUST *trust, X509 *cert,
  *				const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
  *	void	cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address,
@@ -24,8 +26,11 @@
  * DESCRIPTION
  *	cm_trust_load() reads the trust anchors (a PEM file; every
  *	certificate in it is an anchor, self-signed or not) and the CRLs
- *	(a PEM/DER file, or a directory of them; NULL for none). CRLs are
- *	re-read from disk by each check so revocation is current. Per
+ *	(a PEM/DER file, or a directory of them; NULL for none). Each
+ *	check looks at the CRL files again and parses a file again when
+ *	it changed on disk (another inode, size, mtime or ctime: see
+ *	cm_certcache(3)), so revocation is current without a restart;
+ *	every check verifies the CRLs' signatures and times anew. Per
  *	issuer only the newest CRL issued at or before the verification
  *	time counts (highest CRLNumber, else latest thisUpdate); v2 CRLs
  *	without CRLNumber and CRLs whose issuer lacks cRLSign are refused.
@@ -60,6 +65,16 @@
  *
  *	Mail addresses: the local part is compared case-sensitively
  *	(RFC 5321 section 2.4), the domain case-insensitively.
+ *
+ *	cm_trust_anchors() returns the anchors (borrowed: do not free or
+ *	modify; up-ref what you keep), an empty stack without anchors file,
+ *	NULL when trust is NULL.
+ *
+ *	cm_trust_anchor_names() returns the anchors' subject names
+ *	(duplicates once), e.g. for SSL_CTX_set_client_CA_list() instead
+ *	of SSL_load_client_CA_file(), which parses the anchors again; NULL
+ *	without anchors or memory. The caller frees the stack
+ *	(sk_X509_NAME_pop_free(names, X509_NAME_free)) or hands it over.
  *
  *	cm_cert_rule_add() appends one rule (reason printf-formatted and
  *	truncated to fit); when the report is full the last slot becomes
@@ -115,6 +130,8 @@ typedef struct {
 
 extern CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err, size_t errlen);
 extern void cm_trust_free(CM_TRUST *trust);
+extern STACK_OF(X509) *cm_trust_anchors(const CM_TRUST *trust);
+extern STACK_OF(X509_NAME) *cm_trust_anchor_names(const CM_TRUST *trust);
 extern int cm_cert_check(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
 extern int cm_cert_validate(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, char *err, size_t errlen);
 extern void cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address, int usage);

@@ -26,6 +26,13 @@
  *	const char *cm_cmtp_peer_host(const CM_CMTP_CLIENT *c);
  *	X509	*cm_cmtp_peer_cert(const CM_CMTP_CLIENT *c);
  *	void	cm_cmtp_close(CM_CMTP_CLIENT *c);
+ *
+ *	int	cm_cmtp_notice_msgid(char *buf, size_t size, const char *kind,
+ *				const char *envelope_id, const char *key,
+ *				const char *domain);
+ *	int	cm_cmtp_noticemail_write(FILE *fp, const CM_NOTICEMAIL *m,
+ *				const char *message_id,
+ *				char *err, size_t errlen);
  * DESCRIPTION
  *	The client side of the server-to-server exchange (PROFILE.md
  *	section 2, notes/s2s.md), used by cmtpd (CHCK RCPT while a client
@@ -86,6 +93,24 @@
  *
  *	cm_cmtp_close() sends QUIT (waiting at most a few seconds for the
  *	answer), closes and frees; NULL is allowed.
+ *
+ *	The notice mails of the server-to-server exchange (the transit
+ *	notice mail of cmail-relay, the receipt notice mail of cmtpd on
+ *	SEND NORP) are submitted, and their work journalled, by processes
+ *	that may be killed in between; the retry mails again. Such a
+ *	second mail carries the same Message-ID as the first, so that the
+ *	delivery plugin (dovecot-plugin/cmail-deliver-plugin.c) can save
+ *	it once. cm_cmtp_notice_msgid() writes that Message-ID,
+ *	"<cmail-KIND.ENVID.HASH@DOMAIN>": ENVID the envelope id with
+ *	every character outside [A-Za-z0-9._-] written '=', HASH the
+ *	first 16 hex digits of SHA-256 of key in lower case, DOMAIN domain
+ *	in lower case ("invalid" when empty or not [A-Za-z0-9.-]). For
+ *	kind "receipt", key the answering recipient and domain its
+ *	domain, it is the Message-ID the CPOP plugin gives the same
+ *	receipt notice (cmail-pop3-receipt.c). 0, or -1 when it does not
+ *	fit. cm_cmtp_noticemail_write() is cm_noticemail_write() with the
+ *	Message-ID message_id ("<...>", printable, at most 250
+ *	characters) instead of a random one: 0, or -1 with err.
  * SEE ALSO
  *	cm_peer(3h), cm_relay_map(3h), cmail-relay(8), notes/s2s.md
  *--*/
@@ -95,6 +120,7 @@
 
 #include "cm_config.h"
 #include "cm_cert.h"
+#include "cm_noticemail.h"
 
 #define CM_CMTP_FAIL_PERM	0	/* permanent: 5xx, no server */
 #define CM_CMTP_FAIL_TEMP	1	/* temporary: try again later */
@@ -118,5 +144,9 @@ extern int cm_cmtp_send_norp(CM_CMTP_CLIENT *c, const char *receipt_b64, int *co
 extern const char *cm_cmtp_peer_host(const CM_CMTP_CLIENT *c);
 extern X509 *cm_cmtp_peer_cert(const CM_CMTP_CLIENT *c);
 extern void cm_cmtp_close(CM_CMTP_CLIENT *c);
+extern int cm_cmtp_notice_msgid(char *buf, size_t size, const char *kind,
+				        const char *envelope_id, const char *key, const char *domain);
+extern int cm_cmtp_noticemail_write(FILE *fp, const CM_NOTICEMAIL *m, const char *message_id,
+				            char *err, size_t errlen);
 
 #endif

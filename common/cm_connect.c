@@ -16,6 +16,8 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "cm_connect.h"
 
@@ -106,8 +108,16 @@ int     cm_connect(const char *where, int timeout, char *err, size_t errlen)
 	fd = -1;
     }
     freeaddrinfo(res);
-    if (fd < 0)
+    if (fd < 0) {
 	snprintf(err, errlen, "connect %s: %s", where, strerror(errno ? errno : ECONNREFUSED));
+	return (-1);
+    }
+    /*
+     * Request and response: every caller writes through a buffer and
+     * flushes whole commands, so Nagle's algorithm only ever delays the
+     * last segment of a command behind the peer's delayed ACK.
+     */
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int) {1}, sizeof(int));
     return (fd);
 }
 

@@ -12,7 +12,10 @@
  * DESCRIPTION
  *	Resolves host (numeric addresses and names) and tries each address
  *	in turn, each connect bounded by timeout seconds. Returns a
- *	close-on-exec descriptor, or -1 with a reason in err.
+ *	close-on-exec descriptor, or -1 with a reason in err. A TCP
+ *	connection has TCP_NODELAY set: callers send whole, buffered
+ *	commands and wait for the reply (Nagle would only hold back the
+ *	tail of a command split over two writes).
  *
  *	cm_connect_host() copies the host part of where ("mail.example.org"
  *	from "mail.example.org:10587", "::1" from "[::1]:10587"): the name

@@ -24,11 +24,13 @@
 #include "cm_headers.h"
 #include "cm_envelope.h"
 #include "cm_envelope_mime.h"
+#include "cm_stream.h"
 
 #define B64_GROUP	57		/* raw bytes per 76-character line */
 #define FOLD_AT		78		/* preferred header line length */
 #define WORD_MAX	900		/* longest unbreakable header run */
 #define BOUNDARY_MAX	70		/* RFC 2046 */
+#define MR_DEC_SIZE	16384		/* decoded bytes per sink call */
 
 /* mm_err - formatted reason into a caller's buffer */
 static int __attribute__((format(printf, 3, 4))) mm_err(char *err, size_t errlen,
@@ -54,6 +56,8 @@ typedef struct {
     int     failed;
     unsigned char carry[B64_GROUP];	/* ciphertext not yet encoded */
     size_t  carry_len;
+    char    text[(CM_ENVELOPE_MIME_B64_LINE + 2) * 64];	/* lines not yet written */
+    size_t  text_len;
 } MW;
 
 /* mw_put - write, hash and count output */
@@ -72,19 +76,19 @@ static void mw_str(MW *w, const char *s)
     mw_put(w, s, strlen(s));
 }
 
-/* mw_b64_line - encode the carry as one base64 line */
-static void mw_b64_line(MW *w)
+/* mw_b64_line - one base64 line of up to 57 bytes, into the text buffer */
+static void mw_b64_line(MW *w, const unsigned char *data, size_t len)
 {
-    char    line[CM_ENVELOPE_MIME_B64_LINE + 4];
     int     n;
 
-    if (w->carry_len == 0)
-	return;
-    n = EVP_EncodeBlock((unsigned char *) line, w->carry, (int) w->carry_len);
-    line[n++] = '\r';
-    line[n++] = '\n';
-    mw_put(w, line, (size_t) n);
-    w->carry_len = 0;
+    n = EVP_EncodeBlock((unsigned char *) w->text + w->text_len, data, (int) len);
+    w->text_len += (size_t) n;
+    w->text[w->text_len++] = '\r';
+    w->text[w->text_len++] = '\n';
+    if (w->text_len + CM_ENVELOPE_MIME_B64_LINE + 2 > sizeof(w->text)) {
+	mw_put(w, w->text, w->text_len);
+	w->text_len = 0;
+    }
 }
 
 /* mw_b64 - base64 ciphertext in 76-character lines */
@@ -92,7 +96,7 @@ static void mw_b64(MW *w, const unsigned char *data, size_t len)
 {
     size_t  take;
 
-    while (len > 0) {
+    if (w->carry_len > 0) {
 	take = B64_GROUP - w->carry_len;
 	if (take > len)
 	    take = len;
@@ -100,9 +104,25 @@ static void mw_b64(MW *w, const unsigned char *data, size_t len)
 	w->carry_len += take;
 	data += take;
 	len -= take;
-	if (w->carry_len == B64_GROUP)
-	    mw_b64_line(w);
+	if (w->carry_len < B64_GROUP)
+	    return;
+	mw_b64_line(w, w->carry, B64_GROUP);
+	w->carry_len = 0;
     }
+    for (; len >= B64_GROUP; data += B64_GROUP, len -= B64_GROUP)
+	mw_b64_line(w, data, B64_GROUP);
+    memcpy(w->carry, data, len);
+    w->carry_len = len;
+}
+
+/* mw_b64_end - the last (short) line, and everything still buffered */
+static void mw_b64_end(MW *w)
+{
+    if (w->carry_len > 0)
+	mw_b64_line(w, w->carry, w->carry_len);
+    w->carry_len = 0;
+    mw_put(w, w->text, w->text_len);
+    w->text_len = 0;
 }
 
 /* is_wsp - folding white space */
@@ -240,7 +260,7 @@ int     cm_envelope_mime_write(FILE *out, const CM_ENVELOPE_HEADERS *hdr,
 	goto done;
     }
     mw_b64(&w, obuf, olen);
-    mw_b64_line(&w);
+    mw_b64_end(&w);
     snprintf(line, sizeof(line), "--%s--\r\n", boundary);
     mw_str(&w, line);
     if (w.failed || fflush(out) != 0 || ferror(out)) {
@@ -275,7 +295,8 @@ done:
   */
 typedef struct {
     FILE   *in;
-    char    line[CM_LINE_MAX + 2];
+    CM_FLINE *fl;			/* lines of in */
+    char   *line;			/* the current line, in fl */
     size_t  len;
     int     parts;
     int     found;			/* "envelop" parts seen */
@@ -283,7 +304,9 @@ typedef struct {
     FILE   *out;			/* plaintext or ciphertext */
     CM_HASH *cipher_hash;		/* extract mode */
     uint64_t cipher_len;
-    unsigned char obuf[1024 + CM_ENVELOPE_SLACK];
+    unsigned char dec[MR_DEC_SIZE];	/* decoded, not yet sunk */
+    size_t  dec_len;
+    unsigned char obuf[MR_DEC_SIZE + CM_ENVELOPE_SLACK];
     char   *err;
     size_t  errlen;
 } MR;
@@ -291,23 +314,19 @@ typedef struct {
 /* mr_getline - one line, CRLF or LF stripped; 1, 0 at EOF, -1 error */
 static int mr_getline(MR *r)
 {
-    int     c;
+    ssize_t n = cm_fline_get(r->fl, &r->line);
 
-    r->len = 0;
-    while ((c = getc(r->in)) != EOF && c != '\n') {
-	if (r->len >= CM_LINE_MAX)
-	    return (mm_err(r->err, r->errlen, "ENVELOPE line longer than %d bytes", CM_LINE_MAX));
-	r->line[r->len++] = (char) c;
-    }
-    if (c == EOF) {
+    if (n == -2)
+	return (mm_err(r->err, r->errlen, "ENVELOPE line longer than %d bytes", CM_LINE_MAX));
+    if (n == -1) {
+	r->len = 0;
 	if (ferror(r->in))
 	    return (mm_err(r->err, r->errlen, "read error on the ENVELOPE"));
-	if (r->len == 0)
-	    return (0);
+	return (0);
     }
+    r->len = (size_t) n;
     if (r->len > 0 && r->line[r->len - 1] == '\r')
-	r->len--;
-    r->line[r->len] = 0;
+	r->line[--r->len] = 0;
     return (1);
 }
 
@@ -460,26 +479,45 @@ static int mr_skip(MR *r, const char *b)
     }
 }
 
+/* b64_text - base64 characters or padding only */
+static int b64_text(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++)
+	if (cm_base64_class[(unsigned char) p[i]] != CM_BASE64_CHAR
+	    && cm_base64_class[(unsigned char) p[i]] != CM_BASE64_PAD)
+	    return (0);
+    return (1);
+}
+
+/* mr_flush - decoded bytes to the sink */
+static int mr_flush(MR *r)
+{
+    size_t  len = r->dec_len;
+
+    r->dec_len = 0;
+    return (mr_sink(r, r->dec, len));
+}
+
 /* mr_decode - base64 lines up to a boundary of b (or EOF if b is NULL) */
 static int mr_decode(MR *r, const char *b)
 {
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    unsigned char dec[CM_LINE_MAX];
+    char    carry[4];			/* a group split across lines */
+    size_t  ncarry = 0, pads = 0, take, whole, i;
+    const char *p;
     int     padded = 0;
-    int     rc, k = 0, n;
-    size_t  i;
+    int     rc, k = 0;
+    ssize_t n;
 
-    if (ctx == 0)
-	return (mm_err(r->err, r->errlen, "out of memory"));
-    EVP_DecodeInit(ctx);
+    r->dec_len = 0;
     for (;;) {
 	if ((rc = mr_getline(r)) < 0)
-	    goto fail;
+	    return (-1);
 	if (rc == 0) {
 	    if (b == 0)
 		break;
-	    mm_err(r->err, r->errlen, "ENVELOPE ends inside the envelop part");
-	    goto fail;
+	    return (mm_err(r->err, r->errlen, "ENVELOPE ends inside the envelop part"));
 	}
 	if (b && (k = mr_boundary(r, b)) != 0)
 	    break;
@@ -487,40 +525,65 @@ static int mr_decode(MR *r, const char *b)
 	    r->len--;
 	if (r->len == 0)
 	    continue;
-	if (padded) {
-	    mm_err(r->err, r->errlen, "data after the base64 padding of the envelop part");
-	    goto fail;
-	}
-	for (i = 0; i < r->len; i++) {
-	    unsigned char c = (unsigned char) r->line[i];
-
-	    if (c == '=') {
-		padded = 1;
-	    } else if (padded || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-				   || (c >= '0' && c <= '9') || c == '+' || c == '/')) {
-		mm_err(r->err, r->errlen, "bad base64 in the envelop part");
-		goto fail;
+	if (padded)
+	    return (mm_err(r->err, r->errlen, "data after the base64 padding of the envelop part"));
+	if (memchr(r->line, '=', r->len) != 0) {
+	    /* The padding: check every character of this (last) line. */
+	    for (i = 0; i < r->len; i++) {
+		switch (cm_base64_class[(unsigned char) r->line[i]]) {
+		case CM_BASE64_PAD:
+		    padded = 1;
+		    pads++;
+		    continue;
+		case CM_BASE64_CHAR:
+		    if (!padded)
+			continue;
+		    /* FALLTHROUGH */
+		default:
+		    return (mm_err(r->err, r->errlen, "bad base64 in the envelop part"));
+		}
 	    }
+	    /* As EVP_DecodeUpdate(): at most two "=". */
+	    if (pads > 2)
+		return (mm_err(r->err, r->errlen, "bad base64 in the envelop part"));
 	}
-	if (EVP_DecodeUpdate(ctx, dec, &n, (unsigned char *) r->line, (int) r->len) < 0) {
-	    mm_err(r->err, r->errlen, "bad base64 in the envelop part");
-	    goto fail;
-	}
-	if (mr_sink(r, dec, (size_t) n) < 0)
-	    goto fail;
-    }
-    if (EVP_DecodeFinal(ctx, dec, &n) < 0) {
-	mm_err(r->err, r->errlen, "bad base64 in the envelop part (incomplete)");
-	goto fail;
-    }
-    if (mr_sink(r, dec, (size_t) n) < 0)
-	goto fail;
-    EVP_ENCODE_CTX_free(ctx);
-    return (b ? k : 2);
+	if (r->dec_len + r->len / 4 * 3 + 3 > sizeof(r->dec) && mr_flush(r) < 0)
+	    return (-1);
 
-fail:
-    EVP_ENCODE_CTX_free(ctx);
-    return (-1);
+	/*
+	 * Finish the group begun on earlier lines, decode the whole groups
+	 * (EVP_DecodeBlock() refuses bytes outside the alphabet), carry the
+	 * rest. The bytes that are not decoded now are checked now.
+	 */
+	p = r->line;
+	if (ncarry > 0) {
+	    take = 4 - ncarry < r->len ? 4 - ncarry : r->len;
+	    if (!b64_text(p, take))
+		return (mm_err(r->err, r->errlen, "bad base64 in the envelop part"));
+	    memcpy(carry + ncarry, p, take);
+	    ncarry += take;
+	    p += take;
+	    if (ncarry < 4)
+		continue;
+	    if ((n = cm_base64_decode_block(carry, 4, r->dec + r->dec_len)) < 0)
+		return (mm_err(r->err, r->errlen, "bad base64 in the envelop part"));
+	    r->dec_len += (size_t) n;
+	    ncarry = 0;
+	}
+	whole = (size_t) (r->line + r->len - p) / 4 * 4;
+	if ((n = cm_base64_decode_block(p, whole, r->dec + r->dec_len)) < 0)
+	    return (mm_err(r->err, r->errlen, "bad base64 in the envelop part"));
+	r->dec_len += (size_t) n;
+	ncarry = (size_t) (r->line + r->len - p) - whole;
+	if (!b64_text(p + whole, ncarry))
+	    return (mm_err(r->err, r->errlen, "bad base64 in the envelop part"));
+	memcpy(carry, p + whole, ncarry);
+    }
+    if (ncarry != 0)
+	return (mm_err(r->err, r->errlen, "bad base64 in the envelop part (incomplete)"));
+    if (mr_flush(r) < 0)
+	return (-1);
+    return (b ? k : 2);
 }
 
 static int mr_multipart(MR *, const char *, int);
@@ -618,6 +681,10 @@ int     cm_envelope_mime_decrypt(FILE *in, FILE *plain_out, const unsigned char 
     r->errlen = errlen;
     if ((r->env = cm_envelope_decrypt_new(key, alg, err, errlen)) == 0)
 	goto done;
+    if ((r->fl = cm_fline_open(in, CM_LINE_MAX)) == 0) {
+	mm_err(err, errlen, "out of memory");
+	goto done;
+    }
     if (mr_run(r, clear) < 0)
 	goto done;
     if (cm_envelope_final(r->env, r->obuf, sizeof(r->obuf), &olen) < 0) {
@@ -635,6 +702,7 @@ int     cm_envelope_mime_decrypt(FILE *in, FILE *plain_out, const unsigned char 
 
 done:
     cm_envelope_free(r->env);
+    cm_fline_free(r->fl);
     OPENSSL_cleanse(r, sizeof(*r));
     free(r);
     return (ret);
@@ -656,7 +724,8 @@ int     cm_envelope_mime_extract(FILE *in, FILE *cipher_out, CM_HEADERS *clear,
     r->out = cipher_out;
     r->err = err;
     r->errlen = errlen;
-    if ((r->cipher_hash = cm_hash_new(CM_HASH_SHA256)) == 0) {
+    if ((r->cipher_hash = cm_hash_new(CM_HASH_SHA256)) == 0
+	|| (r->fl = cm_fline_open(in, CM_LINE_MAX)) == 0) {
 	mm_err(err, errlen, "out of memory");
 	goto done;
     }
@@ -679,6 +748,7 @@ int     cm_envelope_mime_extract(FILE *in, FILE *cipher_out, CM_HEADERS *clear,
 
 done:
     cm_hash_free(r->cipher_hash);
+    cm_fline_free(r->fl);
     free(r);
     return (ret);
 }

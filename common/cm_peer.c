@@ -16,6 +16,7 @@
 #include <openssl/objects.h>
 
 #include "cm_cert.h"
+#include "cm_certcache.h"
 #include "cm_profile.h"
 #include "cm_peer.h"
 
@@ -28,6 +29,8 @@ int     cm_peer_cert(SSL *ssl, X509 **cert_r)
     *cert_r = 0;
     if (ssl == 0 || (*cert_r = SSL_get1_peer_certificate(ssl)) == 0)
 	return (-1);
+    /* A peer server signs notices with it, usually: their KeyInfo is then a cache hit. */
+    (void) cm_certcache_add(*cert_r);
     return (0);
 }
 

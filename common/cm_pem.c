@@ -21,21 +21,42 @@
 #include "cm_limits.h"
 #include "cm_log.h"
 #include "cm_base64.h"
+#include "cm_certcache.h"
 #include "cm_pem.h"
+
+/* pem_next_cert - the next PEM certificate in a BIO, through the cache */
+static X509 *pem_next_cert(BIO *bio)
+{
+    unsigned char *der = 0;
+    char   *name = 0;
+    long    len = 0;
+    X509   *cert = 0;
+
+    /* The blocks PEM_read_X509() accepts: CERTIFICATE, X509 CERTIFICATE. */
+    if (PEM_bytes_read_bio(&der, &len, &name, PEM_STRING_X509, bio, 0, 0) == 1 && len > 0)
+	cert = cm_certcache_d2i(der, (size_t) len, 0);
+    OPENSSL_free(der);
+    OPENSSL_free(name);
+    return (cert);
+}
 
 /* cm_pem_read_cert - first certificate in a PEM file */
 X509   *cm_pem_read_cert(const char *path, char *err, size_t errlen)
 {
     FILE   *fp;
-    X509   *cert;
+    BIO    *bio;
+    X509   *cert = 0;
     char    ebuf[256];
 
     if ((fp = fopen(path, "r")) == 0) {
 	snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 	return (0);
     }
-    cert = PEM_read_X509(fp, 0, 0, 0);
-    fclose(fp);
+    if ((bio = BIO_new_fp(fp, BIO_CLOSE)) == 0)
+	fclose(fp);
+    else
+	cert = pem_next_cert(bio);
+    BIO_free(bio);
     if (cert == 0)
 	snprintf(err, errlen, "%s: no PEM certificate: %s", path, cm_ssl_errors(ebuf, sizeof(ebuf)));
     return (cert);
@@ -45,6 +66,7 @@ X509   *cm_pem_read_cert(const char *path, char *err, size_t errlen)
 STACK_OF(X509) *cm_pem_read_certs(const char *path, char *err, size_t errlen)
 {
     FILE   *fp;
+    BIO    *bio;
     STACK_OF(X509) *sk;
     X509   *cert;
 
@@ -52,11 +74,13 @@ STACK_OF(X509) *cm_pem_read_certs(const char *path, char *err, size_t errlen)
 	snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 	return (0);
     }
+    if ((bio = BIO_new_fp(fp, BIO_CLOSE)) == 0)
+	fclose(fp);
     sk = sk_X509_new_null();
-    while (sk && (cert = PEM_read_X509(fp, 0, 0, 0)) != 0)
+    while (bio && sk && (cert = pem_next_cert(bio)) != 0)
 	if (!sk_X509_push(sk, cert))
 	    X509_free(cert);
-    fclose(fp);
+    BIO_free(bio);
     ERR_clear_error();			/* the EOF "no start line" */
     if (sk == 0 || sk_X509_num(sk) == 0) {
 	snprintf(err, errlen, "%s: no PEM certificate", path);
@@ -88,7 +112,6 @@ EVP_PKEY *cm_pem_read_key(const char *path, char *err, size_t errlen)
 X509   *cm_cert_from_b64(const char *b64, size_t len)
 {
     unsigned char *der;
-    const unsigned char *p;
     size_t  der_len;
     X509   *cert;
 
@@ -100,13 +123,8 @@ X509   *cm_cert_from_b64(const char *b64, size_t len)
 	free(der);
 	return (0);
     }
-    p = der;
-    cert = d2i_X509(0, &p, (long) der_len);
-    /* Trailing garbage after the certificate is an error. */
-    if (cert && p != der + der_len) {
-	X509_free(cert);
-	cert = 0;
-    }
+    /* Parsed once per process; trailing garbage is an error. */
+    cert = cm_certcache_d2i(der, der_len, 1);
     free(der);
     return (cert);
 }

@@ -19,7 +19,10 @@
  *	Thin wrappers around OpenSSL's PEM and DER codecs. Readers put a
  *	one-line reason in err on failure. cm_cert_from_b64() accepts
  *	base64 DER (whitespace ignored, CM_CERT_DER_MAX bytes at most) as
- *	X.1341 carries certificates. cm_pem_write_key() creates the file
+ *	X.1341 carries certificates. Certificates are parsed through
+ *	cm_certcache_d2i(): the same bytes read again in one process give
+ *	(a new reference to) the same read-only X509 object, without
+ *	parsing them again. cm_pem_write_key() creates the file
  *	with mode 0600 (atomically: temporary file, fsync, rename).
  *--*/
 #include <stddef.h>

@@ -91,6 +91,13 @@ int     cm_pop3_capa_cmail(const char *line)
 int     cm_receipt_check(xmlDocPtr doc, const CM_NOTICE *n, CM_TRUST *trust, X509 *cert,
 			         char *err, size_t errlen)
 {
+    return (cm_receipt_check_cached(doc, n, trust, cert, 0, err, errlen));
+}
+
+/* cm_receipt_check_cached - the same, cert validated once per address */
+int     cm_receipt_check_cached(xmlDocPtr doc, const CM_NOTICE *n, CM_TRUST *trust, X509 *cert,
+				        CM_RECEIPT_CACHE *cache, char *err, size_t errlen)
+{
     CM_DSIG_REPORT rep;
     CM_CERT_OPTS opts;
     const CM_NOTICE_ENTITY *e;
@@ -115,11 +122,17 @@ int     cm_receipt_check(xmlDocPtr doc, const CM_NOTICE *n, CM_TRUST *trust, X50
 	return (-1);
     }
     e = &n->entities[0];
-    cm_cert_opts_user(&opts, e->address, CM_USE_SIGN | CM_USE_ENCIPHER);
-    if (cm_cert_validate(trust, cert, &opts, why, sizeof(why)) < 0) {
-	snprintf(err, errlen, "the receipt notice is for <%.254s>, and --cert cannot answer for it: %.200s",
-		 e->address, why);
-	return (-1);
+    if (cache == 0 || cache->address[0] == 0 || strcmp(cache->address, e->address) != 0) {
+	if (cache)
+	    cache->address[0] = 0;
+	cm_cert_opts_user(&opts, e->address, CM_USE_SIGN | CM_USE_ENCIPHER);
+	if (cm_cert_validate(trust, cert, &opts, why, sizeof(why)) < 0) {
+	    snprintf(err, errlen, "the receipt notice is for <%.254s>, and --cert cannot answer for it: %.200s",
+		     e->address, why);
+	    return (-1);
+	}
+	if (cache && strlen(e->address) < sizeof(cache->address))
+	    memcpy(cache->address, e->address, strlen(e->address) + 1);
     }
     if (e->certificate == 0 || (ecert = cm_cert_from_b64(e->certificate, strlen(e->certificate))) == 0) {
 	snprintf(err, errlen, "the Entity of <%.254s> holds no readable certificate", e->address);

@@ -15,6 +15,10 @@
  *	int	cm_receipt_check(xmlDocPtr doc, const CM_NOTICE *n,
  *				CM_TRUST *trust, X509 *cert,
  *				char *err, size_t errlen);
+ *	int	cm_receipt_check_cached(xmlDocPtr doc, const CM_NOTICE *n,
+ *				CM_TRUST *trust, X509 *cert,
+ *				CM_RECEIPT_CACHE *cache,
+ *				char *err, size_t errlen);
  *	int	cm_receipt_answer(xmlDocPtr doc, const CM_NOTICE *n,
  *				EVP_PKEY *key, X509 *cert,
  *				unsigned char *rsck, CM_ENVELOPE_ALG *alg,
@@ -49,6 +53,14 @@
  *	keyEncipherment) for that address; the Entity's Certificate is
  *	cert itself; the EntityChallenge repeats the Entity's
  *	RandomNumber, a valid number, and its Response is empty.
+ *
+ *	cm_receipt_check_cached() does the same for one session of many
+ *	notices: cache (zeroed by the caller before the first call, with
+ *	the same trust and cert for every call, nothing to free) remembers
+ *	the address cert last validated for, so that cert is validated
+ *	(chain, CRL, key usage: the costly part after the signature) once
+ *	per address rather than once per notice. A validation that failed
+ *	is not remembered.
  *
  *	cm_receipt_answer() answers a checked notice (step p3): unwraps
  *	RSCK from the Entity's CipherEnvelopeKey with key (CipheredKey
@@ -99,10 +111,17 @@ typedef struct {
     int     certified;			/* LIST said CertifiedMail */
 } CM_POP3_LISTING;
 
+typedef struct {
+    char    address[CM_ADDRESS_MAX + 1];	/* cert validated for it; "" none */
+} CM_RECEIPT_CACHE;
+
 extern int cm_pop3_list_parse(const char *line, CM_POP3_LISTING *l);
 extern int cm_pop3_capa_cmail(const char *line);
 extern int cm_receipt_check(xmlDocPtr doc, const CM_NOTICE *n, CM_TRUST *trust, X509 *cert,
 			            char *err, size_t errlen);
+extern int cm_receipt_check_cached(xmlDocPtr doc, const CM_NOTICE *n, CM_TRUST *trust,
+				           X509 *cert, CM_RECEIPT_CACHE *cache,
+				           char *err, size_t errlen);
 extern int cm_receipt_answer(xmlDocPtr doc, const CM_NOTICE *n, EVP_PKEY *key, X509 *cert,
 			             unsigned char *rsck, CM_ENVELOPE_ALG *alg,
 			             char *err, size_t errlen);

@@ -14,9 +14,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "cm_limits.h"
 #include "cm_base64.h"
+#include "cm_stream.h"
 #include "cm_storedform.h"
+
+#define B64_GROUP	57		/* bytes per base64 line */
+#define B64_LINE	76		/* its characters */
+#define B64_LINES	64		/* lines per write */
+#define OUT_BUF		8192		/* decoded bytes per write */
 
 static const char *copied_headers[] = {
     "From", "To", "Cc", "Date", "Message-ID", "Subject", 0,
@@ -48,7 +56,8 @@ int     cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,
 			            char *err, size_t errlen)
 {
     const char **h;
-    unsigned char buf[57 * 64];
+    unsigned char buf[B64_GROUP * B64_LINES];
+    char    text[(B64_LINE + 2) * B64_LINES + 1];
     size_t  n;
     const char *from = cm_headers_get(info->headers, "From");
     const char *subject = cm_headers_get(info->headers, "Subject");
@@ -95,16 +104,17 @@ int     cm_storedform_write(FILE *out, const CM_STORED_INFO *info, FILE *sealed,
 	    info->sender, from ? from : info->sender, subject ? subject : "(none)",
 	    info->date, info->server, info->envelope_id, info->server, info->envelope_id);
     while ((n = fread(buf, 1, sizeof(buf), sealed)) > 0) {
-	char   *b64 = cm_base64_encode(buf, n, 76);
-	char   *p, *nl;
+	size_t  i, o = 0;
 
-	if (b64 == 0) {
-	    snprintf(err, errlen, "out of memory");
-	    return (-1);
+	/* 57 bytes make one 76-character line: encode each straight into text. */
+	for (i = 0; i < n; i += B64_GROUP) {
+	    o += (size_t) EVP_EncodeBlock((unsigned char *) text + o, buf + i,
+					  (int) (n - i < B64_GROUP ? n - i : B64_GROUP));
+	    text[o++] = '\r';
+	    text[o++] = '\n';
 	}
-	for (p = b64; (nl = strchr(p, '\n')) != 0; p = nl + 1)
-	    fprintf(out, "%.*s\r\n", (int) (nl - p), p);
-	free(b64);
+	if (fwrite(text, 1, o, out) != o)
+	    break;
 	if (n < sizeof(buf))
 	    break;
     }
@@ -129,23 +139,13 @@ static int envid_ok(const char *id)
 	    && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") == n);
 }
 
-/* read_line - one line without CRLF; -1 at EOF, -2 too long */
-static int read_line(FILE *in, char *buf, size_t size)
+/* flush_out - write the decoded bytes gathered so far */
+static int flush_out(FILE *sealed_out, const unsigned char *buf, size_t *len)
 {
-    size_t  n = 0;
-    int     c;
-
-    while ((c = getc(in)) != EOF && c != '\n') {
-	if (n + 1 >= size)
-	    return (-2);
-	buf[n++] = (char) c;
-    }
-    if (c == EOF && n == 0)
+    if (*len > 0 && fwrite(buf, 1, *len, sealed_out) != *len)
 	return (-1);
-    if (n > 0 && buf[n - 1] == '\r')
-	n--;
-    buf[n] = 0;
-    return ((int) n);
+    *len = 0;
+    return (0);
 }
 
 /* cm_storedform_extract - envelope id and the decoded sealed blob */
@@ -153,13 +153,16 @@ int     cm_storedform_extract(FILE *in, char *envelope_id, size_t idlen, FILE *s
 			              char *err, size_t errlen)
 {
     CM_HEADERS h;
+    CM_FLINE *fl;
     const char *type, *id;
     char    boundary[CM_ENVELOPE_ID_MAX + 16];
-    char    line[CM_LINE_MAX + 2];
-    size_t  blen;
+    char   *line;
+    unsigned char out[OUT_BUF];
+    size_t  blen, olen = 0;
     int     in_sealed = 0, seen_sealed = 0, in_part_headers = 0, part_is_sealed = 0;
     int     done = 0;
-    int     n;
+    int     ret = -1;
+    ssize_t n, dlen;
 
     if (cm_headers_read(in, &h, err, errlen) < 0)
 	return (-1);
@@ -174,11 +177,18 @@ int     cm_storedform_extract(FILE *in, char *envelope_id, size_t idlen, FILE *s
     strcpy(envelope_id, id);
     cm_headers_free(&h);
     blen = (size_t) snprintf(boundary, sizeof(boundary), "--=_cmail_%s", envelope_id);
-    while ((n = read_line(in, line, sizeof(line))) != -1) {
+    /* Lines of up to CM_LINE_MAX bytes plus CR (the LF not counted). */
+    if ((fl = cm_fline_open(in, CM_LINE_MAX + 1)) == 0) {
+	snprintf(err, errlen, "out of memory");
+	return (-1);
+    }
+    while ((n = cm_fline_get(fl, &line)) != -1) {
 	if (n == -2) {
 	    snprintf(err, errlen, "line too long in stored form");
-	    return (-1);
+	    goto done;
 	}
+	if (n > 0 && line[n - 1] == '\r')
+	    line[--n] = 0;
 	if (strncmp(line, boundary, blen) == 0) {
 	    if (in_sealed)
 		seen_sealed = 1;
@@ -189,7 +199,7 @@ int     cm_storedform_extract(FILE *in, char *envelope_id, size_t idlen, FILE *s
 	    }
 	    if (line[blen] != 0) {
 		snprintf(err, errlen, "bad boundary line in stored form");
-		return (-1);
+		goto done;
 	    }
 	    in_part_headers = 1;
 	    part_is_sealed = 0;
@@ -201,7 +211,7 @@ int     cm_storedform_extract(FILE *in, char *envelope_id, size_t idlen, FILE *s
 		if (part_is_sealed) {
 		    if (seen_sealed) {
 			snprintf(err, errlen, "two sealed parts in stored form");
-			return (-1);
+			goto done;
 		    }
 		    in_sealed = 1;
 		}
@@ -212,28 +222,30 @@ int     cm_storedform_extract(FILE *in, char *envelope_id, size_t idlen, FILE *s
 	    continue;
 	}
 	if (in_sealed && n > 0) {
-	    size_t  dlen;
-	    unsigned char *dec;
-
-	    if (n % 4 != 0 || (dec = cm_base64_decode(line, (size_t) n, &dlen)) == 0) {
-		snprintf(err, errlen, "bad base64 in the sealed part");
-		return (-1);
-	    }
-	    if (fwrite(dec, 1, dlen, sealed_out) != dlen) {
-		free(dec);
+	    /* Each line on its own: a multiple of 4, padding at its end. */
+	    if (olen + (size_t) n / 4 * 3 > sizeof(out)
+		&& flush_out(sealed_out, out, &olen) < 0) {
 		snprintf(err, errlen, "write error on the sealed blob");
-		return (-1);
+		goto done;
 	    }
-	    free(dec);
+	    if (n % 4 != 0 || (dlen = cm_base64_decode_inplace(line, (size_t) n, out + olen)) < 0) {
+		snprintf(err, errlen, "bad base64 in the sealed part");
+		goto done;
+	    }
+	    olen += (size_t) dlen;
 	}
     }
     if (!done || !seen_sealed) {
 	snprintf(err, errlen, done ? "no sealed part in stored form" : "stored form truncated");
-	return (-1);
+	goto done;
     }
-    if (fflush(sealed_out) != 0) {
+    if (flush_out(sealed_out, out, &olen) < 0 || fflush(sealed_out) != 0) {
 	snprintf(err, errlen, "write error on the sealed blob");
-	return (-1);
+	goto done;
     }
-    return (0);
+    ret = 0;
+
+done:
+    cm_fline_free(fl);
+    return (ret);
 }

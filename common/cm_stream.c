@@ -2,14 +2,16 @@
  * NAME
  *	cm_stream 3
  * SUMMARY
- *	bounded, timed CRLF line I/O over plain fds or TLS
+ *	bounded, timed CRLF line I/O over plain fds or TLS, and stdio lines
  * DESCRIPTION
  *	See cm_stream.h. Reads fill a 16 KiB buffer; writes accumulate in a
  *	16 KiB buffer that is flushed when full or on cm_stream_flush().
+ *	cm_fline_*() read lines of stdio streams (see below).
  *--*/
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -353,4 +355,66 @@ void    cm_stream_close(CM_STREAM *st)
 	SSL_free(st->ssl);
     }
     free(st);
+}
+
+ /*
+  * Line reader for stdio streams. fgets() copies a line out of the stdio
+  * buffer with memchr()/memcpy(), but its result is a C string, so a line
+  * holding NUL bytes would look shorter. The buffer is therefore kept
+  * filled with LF bytes beyond what fgets() last wrote: after fgets(), the
+  * first LF in the buffer is either the line's own (followed by the NUL
+  * fgets() put after it) or the filler just after that NUL (the stream
+  * ended without LF). Only the bytes fgets() wrote are filled again before
+  * the next call.
+  */
+struct CM_FLINE {
+    FILE   *fp;
+    size_t  size;			/* max_len + 2 */
+    size_t  dirty;			/* bytes to fill with LF again */
+    char    buf[];
+};
+
+/* cm_fline_open - line reader on a stdio stream */
+CM_FLINE *cm_fline_open(FILE *fp, size_t max_len)
+{
+    CM_FLINE *fl;
+
+    if (max_len == 0 || max_len > INT_MAX - 2)
+	return (0);
+    if ((fl = malloc(sizeof(*fl) + max_len + 2)) == 0)
+	return (0);
+    fl->fp = fp;
+    fl->size = max_len + 2;
+    fl->dirty = fl->size;
+    return (fl);
+}
+
+/* cm_fline_get - one line: length before the LF, -1 EOF or error, -2 too long */
+ssize_t cm_fline_get(CM_FLINE *fl, char **line)
+{
+    char   *nl;
+    size_t  n;
+
+    memset(fl->buf, '\n', fl->dirty);
+    fl->dirty = fl->size;
+    *line = fl->buf;
+    /* At most max_len + 1 bytes: one more than a line may have before its LF. */
+    if (fgets(fl->buf, (int) fl->size, fl->fp) == 0)
+	return (-1);
+    if ((nl = memchr(fl->buf, '\n', fl->size)) == 0)
+	return (-2);				/* max_len + 1 bytes, no LF */
+    n = (size_t) (nl - fl->buf);
+    if (n + 1 < fl->size && nl[1] == 0) {	/* the line's LF */
+	*nl = 0;
+	fl->dirty = n + 2;
+	return ((ssize_t) n);
+    }
+    fl->dirty = n;				/* filler after fgets()'s NUL */
+    return ((ssize_t) (n - 1));
+}
+
+/* cm_fline_free - release the reader (not the stream) */
+void    cm_fline_free(CM_FLINE *fl)
+{
+    free(fl);
 }

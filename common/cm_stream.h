@@ -4,7 +4,7 @@
  * NAME
  *	cm_stream 3h
  * SUMMARY
- *	CRLF line I/O over a plain or TLS connection
+ *	CRLF line I/O over a plain or TLS connection, and stdio lines
  * SYNOPSIS
  *	#include "cm_stream.h"
  *
@@ -20,6 +20,10 @@
  *	size_t	cm_stream_buffered(CM_STREAM *st);
  *	SSL	*cm_stream_ssl(CM_STREAM *st);
  *	void	cm_stream_close(CM_STREAM *st);
+ *
+ *	CM_FLINE *cm_fline_open(FILE *fp, size_t max_len);
+ *	ssize_t	cm_fline_get(CM_FLINE *fl, char **line);
+ *	void	cm_fline_free(CM_FLINE *fl);
  * DESCRIPTION
  *	A buffered, bounded reader and writer for SMTP-like protocols on a
  *	pair of file descriptors (stdin/stdout under Postfix spawn(8), or
@@ -40,12 +44,29 @@
  *
  *	cm_stream_printf() formats into the write buffer (no line is longer
  *	than 8 KiB); cm_stream_flush() sends it.
+ *
+ *	For large spool files (stored forms, ENVELOPEs), cm_fline_get()
+ *	reads one line of a stdio stream with fgets() (memchr() and
+ *	memcpy() on the stdio buffer, no call per byte) and reads no
+ *	further, so the stream can be handed to other stdio readers
+ *	between lines (cm_headers_read()). It returns the number of bytes
+ *	before the LF (a CR is kept, NUL bytes are data) and sets *line to
+ *	them, NUL-terminated; the caller may modify them until the next
+ *	call. A last line without LF counts as a line. It returns -1 at
+ *	the end of the stream and on a read error (ferror() tells which),
+ *	and -2 when the line has more than max_len bytes before its LF
+ *	(max_len + 1 bytes of it were consumed). cm_fline_open() allocates
+ *	the reader (max_len from 1 to INT_MAX - 2), NULL if out of memory
+ *	or max_len is out of range; cm_fline_free() releases it, not the
+ *	stream.
  *--*/
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <openssl/ssl.h>
 
 typedef struct CM_STREAM CM_STREAM;
+typedef struct CM_FLINE CM_FLINE;
 
 extern CM_STREAM *cm_stream_open(int rfd, int wfd, int timeout);
 extern int cm_stream_starttls(CM_STREAM *st, SSL_CTX *ctx, int server,
@@ -58,5 +79,9 @@ extern int cm_stream_flush(CM_STREAM *st);
 extern size_t cm_stream_buffered(CM_STREAM *st);
 extern SSL *cm_stream_ssl(CM_STREAM *st);
 extern void cm_stream_close(CM_STREAM *st);
+
+extern CM_FLINE *cm_fline_open(FILE *fp, size_t max_len);
+extern ssize_t cm_fline_get(CM_FLINE *fl, char **line);
+extern void cm_fline_free(CM_FLINE *fl);
 
 #endif

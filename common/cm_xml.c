@@ -517,6 +517,53 @@ static xmlSchemaPtr cm_xml_schema_load(const char *path, char *err, size_t errle
     return (schema);
 }
 
+/* cm_xml_schema_cached - a compiled schema of the cache (lock held), or NULL */
+static xmlSchemaPtr cm_xml_schema_cached(const char *xsd_path)
+{
+    int     i;
+
+    for (i = 0; i < cm_xml_schema_count; i++)
+	if (strcmp(cm_xml_schemas[i].path, xsd_path) == 0)
+	    return (cm_xml_schemas[i].schema);
+    return (0);
+}
+
+/* cm_xml_schema_preload - compile and cache the XSD at xsd_path now */
+int     cm_xml_schema_preload(const char *xsd_path, char *err, size_t errlen)
+{
+    xmlSchemaPtr schema;
+    char    dummy[8];
+    int     rc = 0;
+
+    if (err == 0 || errlen == 0) {
+	err = dummy;
+	errlen = sizeof(dummy);
+    }
+    err[0] = 0;
+    if (xsd_path == 0 || cm_xml_init() < 0) {
+	cm_xml_oneline(err, errlen, xsd_path ? "XML library initialisation failed" : "no schema");
+	return (-1);
+    }
+    if (pthread_mutex_lock(&cm_xml_schema_lock) != 0) {
+	cm_xml_oneline(err, errlen, "schema cache lock failed");
+	return (-1);
+    }
+    if (cm_xml_schema_cached(xsd_path) == 0) {
+	if ((schema = cm_xml_schema_load(xsd_path, err, errlen)) == 0) {
+	    rc = -1;
+	} else if (cm_xml_schema_count < CM_XML_SCHEMAS_MAX
+		   && (cm_xml_schemas[cm_xml_schema_count].path = strdup(xsd_path)) != 0) {
+	    cm_xml_schemas[cm_xml_schema_count++].schema = schema;
+	} else {
+	    xmlSchemaFree(schema);
+	    cm_xml_oneline(err, errlen, "schema cache full");
+	    rc = -1;
+	}
+    }
+    pthread_mutex_unlock(&cm_xml_schema_lock);
+    return (rc);
+}
+
 /* cm_xml_validate - validate against the XSD at xsd_path */
 int     cm_xml_validate(xmlDocPtr doc, const char *xsd_path, char *err, size_t errlen)
 {
@@ -524,7 +571,6 @@ int     cm_xml_validate(xmlDocPtr doc, const char *xsd_path, char *err, size_t e
     xmlSchemaValidCtxtPtr vctxt;
     CM_XML_ERRCAP cap;
     char    dummy[8];
-    int     i;
     int     rc;
 
     if (err == 0 || errlen == 0) {
@@ -544,12 +590,7 @@ int     cm_xml_validate(xmlDocPtr doc, const char *xsd_path, char *err, size_t e
 	cm_xml_oneline(err, errlen, "schema cache lock failed");
 	return (-1);
     }
-    for (i = 0; i < cm_xml_schema_count; i++) {
-	if (strcmp(cm_xml_schemas[i].path, xsd_path) == 0) {
-	    schema = cm_xml_schemas[i].schema;
-	    break;
-	}
-    }
+    schema = cm_xml_schema_cached(xsd_path);
     if (schema == 0) {
 	if ((schema = cm_xml_schema_load(xsd_path, err, errlen)) == 0) {
 	    pthread_mutex_unlock(&cm_xml_schema_lock);

@@ -13,6 +13,8 @@
  *				char *err, size_t errlen);
  *	int	cm_xml_validate(xmlDocPtr doc, const char *xsd_path,
  *				char *err, size_t errlen);
+ *	int	cm_xml_schema_preload(const char *xsd_path,
+ *				char *err, size_t errlen);
  *	char	*cm_xml_serialize(xmlDocPtr doc, size_t *len);
  *	const char *cm_schema_path(void);
  * DESCRIPTION
@@ -34,6 +36,14 @@
  *
  *	cm_xml_validate() validates against the XSD at xsd_path (parsed
  *	once and cached per path); 0 valid, -1 with the first error.
+ *	Nothing is compiled before the first validation: a process that
+ *	never checks a notice against the schema never reads the XSD.
+ *
+ *	cm_xml_schema_preload() compiles and caches the XSD at xsd_path
+ *	now (0, or -1 with the reason): a forking daemon calls it once in
+ *	the parent so that its children validate without compiling (the
+ *	compiled schema is shared copy-on-write). Use the same path string
+ *	as the later cm_xml_validate() calls (the cache key).
  *
  *	cm_xml_serialize() returns UTF-8 bytes with the XML declaration,
  *	no added indentation (signatures depend on exact whitespace).
@@ -53,6 +63,7 @@
 extern int cm_xml_init(void);
 extern xmlDocPtr cm_xml_parse(const char *data, size_t len, char *err, size_t errlen);
 extern int cm_xml_validate(xmlDocPtr doc, const char *xsd_path, char *err, size_t errlen);
+extern int cm_xml_schema_preload(const char *xsd_path, char *err, size_t errlen);
 extern char *cm_xml_serialize(xmlDocPtr doc, size_t *len);
 extern const char *cm_schema_path(void);
 extern void cm_schema_set_dir(const char *dir);

@@ -37,8 +37,10 @@
  *	the plugin kept the recipient's SignedReceiptNotice of the
  *	successful CHLG RESP in the user's home directory
  *	(cmail-receipts/<envelope id>.xml); it submits it again (notary
- *	ANSWER, idempotent: nothing is journalled or signed twice) and
- *	replies "+OK <size> octets", the ENVELOPE dot-stuffed, ".". When
+ *	ANSWER, idempotent: nothing is journalled or signed twice), mails
+ *	the receipt notice if the journal has no "receipt-sent" for it
+ *	(as CHLG RESP below) and replies "+OK <size> octets", the ENVELOPE
+ *	dot-stuffed, ".". When
  *	that file is gone the reply is the receipt notice again, as for an
  *	unanswered message (answering it again releases the ENVELOPE).
  *
@@ -51,9 +53,18 @@
  *	countersigns, journals "answered" and writes the ENVELOPE; the
  *	reply is "+OK", the ENVELOPE dot-stuffed, ".". The message gets
  *	the keyword $CmailAnswered (committed at once), the notice is kept
- *	for later RETR, and for a first answer the receipt notice mail goes
- *	to the sender (cmail-pop3-receipt.c) and the notary journals
- *	"receipt-sent". Any failure (no RETR before, syntax, wrong answer,
+ *	for later RETR, and, before the ENVELOPE is released, the receipt
+ *	notice mail goes to the sender (cmail-pop3-receipt.c) and the
+ *	notary journals "receipt-sent": for a first answer, and for a
+ *	repeated one when the journal has no "receipt-sent" of this
+ *	recipient (or cannot be asked). When the MTA does not take the
+ *	mail for now, the reply is "-ERR 503 Error: unable to send
+ *	ENVELOPE" (not a bad command): the client's next RETR mails it and
+ *	releases the ENVELOPE, so a released ENVELOPE means a submitted
+ *	receipt notice mail. A crash between the submission and
+ *	"receipt-sent" makes the next answer submit it again: the mail's
+ *	Message-ID is the same, and cmail_deliver (cmail-deliver-plugin.c,
+ *	in lmtp) saves it once. Any failure (no RETR before, syntax, wrong answer,
  *	bad signature, another recipient, another message, notary down):
  *	"-ERR 503 Error: unable to send ENVELOPE", a log line; the
  *	notary journals refused answers ("answer-refused"). A refused
@@ -571,7 +582,9 @@ static FILE *cmail_release(struct client *client, uint32_t msgnum, const char *n
  * cmail_receipt_sent - was the receipt notice mail of this answer journalled?
  * An answer interrupted by a crash (pop3 or the notary) after "answered"
  * left no "receipt-sent": the next answer sends the mail then. On a
- * journal error, assume sent (a duplicate is worse than a later retry).
+ * journal error, assume not sent: mailing twice is harmless (the mail's
+ * Message-ID is derived from the envelope id and the recipient, and
+ * cmail_deliver saves it once), never mailing it loses the notice.
  */
 static bool cmail_receipt_sent(CM_NOTARY *nc, const char *envelope_id, const char *address)
 {
@@ -580,9 +593,9 @@ static bool cmail_receipt_sent(CM_NOTARY *nc, const char *envelope_id, const cha
 
     if (cm_notary_lookup(nc, envelope_id, "receipt-sent", address, &count, NULL, 0,
 			 err, sizeof(err)) < 0) {
-	i_error("cmail: %s: cannot tell whether the receipt notice was mailed: %s",
-		envelope_id, err);
-	return (TRUE);
+	i_error("cmail: %s: cannot tell whether the receipt notice was mailed (%s): "
+		"mailing it (again)", envelope_id, err);
+	return (FALSE);
     }
     if (count == 0)
 	i_info("cmail: %s: answered before, but the receipt notice was never mailed: "
@@ -590,19 +603,25 @@ static bool cmail_receipt_sent(CM_NOTARY *nc, const char *envelope_id, const cha
     return (count > 0);
 }
 
-/* cmail_after_answer - receipt notice mail to the sender, then journal it */
-static void cmail_after_answer(struct client *client, CM_NOTARY *nc, const char *envelope_id,
-			               const char *subject, const CM_NOTARY_ANSWER_RESULT *res)
+/*
+ * cmail_after_answer - receipt notice mail to the sender, then journal it.
+ * 1: mailed (or nothing can be mailed: no sender), 0: refused for good by
+ * the MTA, -1: temporary failure (the caller keeps the ENVELOPE back, so
+ * that the client answers again and the mail goes out then).
+ */
+static int cmail_after_answer(struct client *client, CM_NOTARY *nc, const char *envelope_id,
+			              const char *subject, const CM_NOTARY_ANSWER_RESULT *res)
 {
     struct cmail_pop3_client *cctx = cmail_pop3_client_get(client);
     const char *error;
     const char *kv[3];
     const char *relay_host = NULL;
     char    err[512];
+    int     ret;
 
     if (res->sender[0] == '\0') {
 	i_error("cmail: %s: sender unknown, no receipt notice mail", envelope_id);
-	return;
+	return (1);
     }
     /*
      * A sender on another Cmail server: the notice goes to the relay
@@ -610,11 +629,11 @@ static void cmail_after_answer(struct client *client, CM_NOTARY *nc, const char 
      */
     if (!cm_domain_listed(cm_addr_domain(res->sender), cm_config_str(cctx->cf, "local_domains")))
 	relay_host = cm_config_str(cctx->cf, "relay_injection_address");
-    if (cmail_pop3_send_receipt(client, res->sender, cctx->address, subject, res->notice,
-				res->notice_len, relay_host, &error) <= 0) {
-	i_error("cmail: %s: receipt notice mail to <%s> failed: %s", envelope_id,
-		res->sender, error);
-	return;
+    if ((ret = cmail_pop3_send_receipt(client, envelope_id, res->sender, cctx->address, subject,
+				       res->notice, res->notice_len, relay_host, &error)) <= 0) {
+	i_error("cmail: %s: receipt notice mail to <%s> failed%s: %s", envelope_id,
+		res->sender, ret < 0 ? " (temporarily)" : "", error);
+	return (ret < 0 ? -1 : 0);
     }
     kv[0] = t_strdup_printf("recipient=%s", cctx->address);
     kv[1] = t_strdup_printf("sender=%s", res->sender);
@@ -623,6 +642,7 @@ static void cmail_after_answer(struct client *client, CM_NOTARY *nc, const char 
 	i_error("cmail: %s: receipt notice mailed but not journalled: %s", envelope_id, err);
     else
 	i_info("cmail: %s: receipt notice mailed to <%s>", envelope_id, res->sender);
+    return (1);
 }
 
 /* cmail_retr_receipt - RETR n: the signed receipt notice with the challenge */
@@ -729,8 +749,16 @@ static int cmail_cmd_retr(struct client *client, const char *args)
 	return (cmail_retr_receipt(client, msgnum));
     }
     /* A crash may have come between the answer and its receipt notice mail. */
-    if (!cmail_receipt_sent(nc, envelope_id, cmail_pop3_client_get(client)->address))
-	cmail_after_answer(client, nc, envelope_id, subject, &res);
+    if (!cmail_receipt_sent(nc, envelope_id, cmail_pop3_client_get(client)->address)
+	&& cmail_after_answer(client, nc, envelope_id, subject, &res) < 0) {
+	/* Not yet: the client asks again later, and the mail goes out then. */
+	cm_notary_close(nc);
+	fclose(env);
+	free(res.notice);
+	i_free(notice);
+	client_send_line(client, CMAIL_ERR_RECEIPT);
+	return (1);
+    }
     cm_notary_close(nc);
     cmail_send_envelope(client, env, t_strdup_printf("+OK %" PRIuUOFF_T " octets",
 						      cmail_envelope_size(env)));
@@ -800,8 +828,19 @@ static int cmail_cmd_chlg(struct client *client, const char *args)
      * between leaves a client without the ENVELOPE, which answers again,
      * and that answer mails what is not journalled as mailed yet.
      */
-    if (res.seq > 0 || !cmail_receipt_sent(nc, envelope_id, cctx->address))
-	cmail_after_answer(client, nc, envelope_id, subject, &res);
+    if ((res.seq > 0 || !cmail_receipt_sent(nc, envelope_id, cctx->address))
+	&& cmail_after_answer(client, nc, envelope_id, subject, &res) < 0) {
+	/*
+	 * The MTA did not take the mail (down?): no ENVELOPE yet. The
+	 * answer is journalled, the keyword set and the notice kept: the
+	 * client's next RETR mails the notice, then gets the ENVELOPE.
+	 */
+	cm_notary_close(nc);
+	fclose(env);
+	free(res.notice);
+	client_send_line(client, CMAIL_ERR_ENVELOPE);
+	return (1);
+    }
     cm_notary_close(nc);
     cmail_send_envelope(client, env, "+OK");
     free(res.notice);

@@ -27,6 +27,7 @@
  *
  *	Receipt notice mail (cmail-pop3-receipt.c):
  *	int	cmail_pop3_send_receipt(struct client *client,
+ *				const char *envelope_id,
  *				const char *sender, const char *recipient,
  *				const char *subject, const char *notice,
  *				size_t notice_len, const char *relay_host,
@@ -77,7 +78,8 @@ extern void cmail_pop3_glue_detach(struct client *client);
 extern void cmail_pop3_glue_namespaces(struct mail_user *user);
 extern int cmail_pop3_command(struct client *client, const char *name, const char *args);
 extern void cmail_pop3_client_free(struct cmail_pop3_client *cctx);
-extern int cmail_pop3_send_receipt(struct client *client, const char *sender,
+extern int cmail_pop3_send_receipt(struct client *client, const char *envelope_id,
+				           const char *sender,
 				           const char *recipient, const char *subject,
 				           const char *notice, size_t notice_len,
 				           const char *relay_host, const char **error_r);

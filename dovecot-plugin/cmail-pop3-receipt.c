@@ -7,6 +7,7 @@
  *	#include "cmail-pop3-plugin.h"
  *
  *	int	cmail_pop3_send_receipt(struct client *client,
+ *				const char *envelope_id,
  *				const char *sender, const char *recipient,
  *				const char *subject, const char *notice,
  *				size_t notice_len, const char *relay_host,
@@ -18,6 +19,14 @@
  *	notice: <original subject> read by <recipient>", a readable
  *	text/plain summary and the notice as the base64
  *	application/octet-stream attachment receiptNotice.xml.
+ *
+ *	The Message-ID is the same each time the notice of one answer is
+ *	mailed: <cmail-receipt.ENVID.RCPT@DOMAIN>, ENVID the envelope id
+ *	with '@' written '=', RCPT the first 16 hex digits of SHA-256 of
+ *	the recipient's address in lower case, DOMAIN the recipient's
+ *	domain. A second submission (a crash before "receipt-sent", two
+ *	sessions answering at once) is then the same mail, and the
+ *	delivery plugin (cmail-deliver-plugin.c) saves it once.
  *
  *	It is submitted with Dovecot's smtp-submit: to the SMTP server
  *	plugin { cmail_submission_host = host:port } when set, else
@@ -35,6 +44,8 @@
 #include "ostream.h"
 #include "str.h"
 #include "hostpid.h"
+#include "sha2.h"
+#include "hex-binary.h"
 #include "message-date.h"
 #include "smtp-address.h"
 #include "smtp-submit.h"
@@ -44,6 +55,10 @@
 
 #include "cm_base64.h"
 #include "cmail-pop3-plugin.h"
+
+/* Characters kept in the Message-ID (an envelope id is [A-Za-z0-9._@-]). */
+#define CMAIL_RECEIPT_ID_CHARS \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
 /* cmail_header_text - a header value without line breaks or controls */
 static const char *cmail_header_text(const char *value, size_t max)
@@ -60,8 +75,30 @@ static const char *cmail_header_text(const char *value, size_t max)
     return (str_c(str));
 }
 
+/* cmail_receipt_message_id - <cmail-receipt.ENVID.RCPTHASH@domain>, fixed per answer */
+static const char *cmail_receipt_message_id(const char *envelope_id, const char *recipient)
+{
+    unsigned char digest[SHA256_RESULTLEN];
+    const char *domain = strrchr(recipient, '@');
+    string_t *id = t_str_new(160);
+    const char *p;
+
+    sha256_get_digest(t_str_lcase(recipient), strlen(recipient), digest);
+    str_append(id, "<cmail-receipt.");
+    for (p = envelope_id; *p != '\0'; p++)
+	str_append_c(id, *p != '@' && strchr(CMAIL_RECEIPT_ID_CHARS, *p) != NULL ? *p : '=');
+    str_printfa(id, ".%s@", binary_to_hex(digest, 8));
+    domain = domain != NULL ? domain + 1 : "";
+    if (*domain == '\0' || strspn(domain, CMAIL_RECEIPT_ID_CHARS) != strlen(domain)
+	|| strchr(domain, '_') != NULL)
+	domain = my_hostname;
+    str_printfa(id, "%s>", t_str_lcase(domain));
+    return (str_c(id));
+}
+
 /* cmail_pop3_send_receipt - build and submit the notice mail */
-int     cmail_pop3_send_receipt(struct client *client, const char *sender,
+int     cmail_pop3_send_receipt(struct client *client, const char *envelope_id,
+				        const char *sender,
 				        const char *recipient, const char *subject,
 				        const char *notice, size_t notice_len,
 				        const char *relay_host, const char **error_r)
@@ -98,8 +135,7 @@ int     cmail_pop3_send_receipt(struct client *client, const char *sender,
     str_printfa(msg, "Subject: Receipt notice: %s read by %s\r\n",
 		cmail_header_text(subject, 400), recipient);
     str_printfa(msg, "Date: %s\r\n", message_date_create(ioloop_time));
-    str_printfa(msg, "Message-ID: <cmail-receipt.%s.%ld@%s>\r\n", my_pid,
-		(long) ioloop_time, my_hostname);
+    str_printfa(msg, "Message-ID: %s\r\n", cmail_receipt_message_id(envelope_id, recipient));
     str_append(msg, "Auto-Submitted: auto-generated\r\n");
     str_append(msg, "MIME-Version: 1.0\r\n");
     str_printfa(msg, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);

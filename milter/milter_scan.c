@@ -26,11 +26,31 @@ static int lower(int c)
 /* find_nocase - 1 when needle (lower case, len > 0) occurs in buf */
 static int find_nocase(const unsigned char *buf, size_t buflen, const char *needle, size_t len)
 {
-    size_t  i, j;
+    const unsigned char *p, *s, *end;
+    size_t  a, i, j;
     int     first = (unsigned char) needle[0];
 
     if (buflen < len)
 	return (0);
+
+    /*
+     * Anchor on the first needle byte that has no case (the "/" of a
+     * media type): memchr() skips to its occurrences, instead of a test
+     * of every byte of the body.
+     */
+    for (a = 0; a < len && needle[a] >= 'a' && needle[a] <= 'z'; a++)
+	 /* void */ ;
+    if (a < len) {
+	end = buf + buflen - (len - 1 - a);	/* after the last possible anchor */
+	for (p = buf + a; p < end && (p = memchr(p, needle[a], (size_t) (end - p))) != 0; p++) {
+	    s = p - a;
+	    for (j = 0; j < len && lower(s[j]) == (unsigned char) needle[j]; j++)
+		 /* void */ ;
+	    if (j == len)
+		return (1);
+	}
+	return (0);
+    }
     for (i = 0; i <= buflen - len; i++) {
 	if (lower(buf[i]) != first)
 	    continue;

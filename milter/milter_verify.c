@@ -81,9 +81,9 @@ int     cmm_tempfile(const CMM_SETTINGS *set, FILE **fp_r, char *err, size_t err
 
     /*
      * One message's file is used by one callback at a time: no stdio lock.
-     * In this threaded process every getc() would otherwise take and drop
-     * a lock (10% of the server CPU of a 1 MB deposit, in the stored-form
-     * extraction).
+     * In this threaded process every stdio call would otherwise take and
+     * drop a lock (once per byte when the stored form was read with
+     * getc(): 10% of the server CPU of a 1 MB deposit; now once per line).
      */
     (void) __fsetlocking(fp, FSETLOCKING_BYCALLER);
 #endif

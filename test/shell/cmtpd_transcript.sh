@@ -325,5 +325,18 @@ check "and its spool file is gone" test -z "$(ls -A "$T/spool")"
 { echo "< 220"; for i in $(seq 20); do echo "> BOGUS $i"; echo "< 500"; done; echo "> NOOP"; echo "< 421 too many errors"; echo "eof"; } > "$T/errors.script"
 play "too many bad commands end the session with 421" < "$T/errors.script"
 
+# Commands that move nothing forward are bounded (CMTP_JUNK_MAX 100, then each
+# counts as an error; 20 errors end the session): endless NOOPs end.
+{ echo "< 220"; echo "> EHLO client.example.org"; echo "< 250"
+  for i in $(seq 119); do echo "> NOOP"; echo "< 250"; done
+  echo "> NOOP"; echo "< 421 too many errors"; echo "eof"; } > "$T/noop.script"
+play "endless NOOPs: 100 free, then 20 more counted as errors, then 421 and the connection closes" < "$T/noop.script"
+{ echo "< 220"; for i in $(seq 40); do echo "> RSET"; echo "< 250"; echo "> HELP"; echo "< 214"; echo "> NOOP"; echo "< 250"; done
+  echo "> NOOP"; echo "< 421"; echo "eof"; } > "$T/junk.script"
+play "RSET, HELP and NOOP share the bound (121st such command: 421)" < "$T/junk.script"
+{ echo "< 220"; for i in $(seq 50); do echo "> NOOP"; echo "< 250"; done
+  echo "> QUIT"; echo "< 221"; echo "eof"; } > "$T/noop50.script"
+play "50 NOOPs in a session are fine" < "$T/noop50.script"
+
 check_output "cmtpd logs each decision with the envelope id" "$ENVID: deposited, queued as" cat "$T/cmtpd.log"
 cm_done

@@ -270,6 +270,9 @@ check "a later RETR journals no second answered row" test "$n" -eq 1
 check "alice's mailbox receives the receipt notice mail" wait_for_mail alice 1
 AM=$(ls "$(mta_maildir alice)"/new/* "$(mta_maildir alice)"/cur/* 2>/dev/null | head -1)
 check_output "its subject names the message and the reader" "^Subject: Receipt notice: Contract read by bob@example.org" cat "$AM"
+RHASH=$(printf '%s' bob@example.org | openssl dgst -sha256 -r | cut -c1-16)
+check "its Message-ID is fixed by envelope and recipient: <cmail-receipt.ENVID.HASH@example.org>" \
+  grep -qiF "Message-ID: <cmail-receipt.${ENVID//@/=}.$RHASH@example.org>" "$AM"
 awk '/filename="receiptNotice.xml"/ { f = 1; next } f && /^\r?$/ { if (s) exit; s = 1; next } f && s { print }' "$AM" \
   | tr -d '\r' | sed '/^--/,$d' | base64 -d > "$T/mailed.xml" 2>/dev/null
 check "the attached receiptNotice.xml passes xmllint --schema" xmllint --noout --schema "$SCHEMA" "$T/mailed.xml"
@@ -337,6 +340,38 @@ check "carol's plaintext is byte-identical to what alice sent" cmp "$T/msg1.eml"
 check "the journal has carol's answered row" sh -c \
   "'$CMAIL' evidence show '$ENVID' --db '$T/notary/evidence.db' | grep -q 'answered.*recipient=carol@example.org'"
 check "alice receives carol's receipt notice mail too" wait_for_mail alice 3
+
+# --- the MTA does not take the receipt notice mail: no ENVELOPE until it does ---
+mkmsg "$T/msg5.eml" '' "Fifth" fifth.5 "A fifth secret: 45."
+check "cmail send deposits certified message 5 (alice -> bob)" send "$T/msg5.eml"
+check "bob's mailbox holds five messages" wait_for_mail bob 5
+pop3 "RETR 5" > "$T/m5.txt"
+body_of 1 "1" < "$T/m5.txt" | base64 -d > "$T/receipt5.xml" 2>/dev/null
+check "bob answers message 5" answer "$T/receipt5.xml" "$T/good5.xml" "$BK" "$BC"
+ENV5=$(sed -n 's/.*EnvelopeId="\([^"]*\)".*/\1/p' "$T/receipt5.xml" | head -1)
+mta_free_port DEAD_PORT
+na=$(mta_count_mail alice)
+sed -i "s|cmail_submission_host = 127.0.0.1:$POSTFIX_SMTP_PORT|cmail_submission_host = 127.0.0.1:$DEAD_PORT|" "$DOVECOT_CONF"
+doveadm -c "$DOVECOT_CONF" reload >/dev/null 2>&1; sleep 1
+pop3 "RETR 5" "$(chlg "$T/good5.xml")" "LIST 5" > "$T/nomta.txt"
+check_output "submission refused: CHLG RESP keeps the ENVELOPE back (-ERR 503)" "$ERR" status_of 2 "1 0 0" < "$T/nomta.txt"
+check_fails "... nothing of the ENVELOPE is sent" grep -qE 'name="?envelop' "$T/nomta.txt"
+check_output "... the session goes on" "^\+OK 5 [0-9]+ CertifiedMail$" status_of 3 "1 0 0" < "$T/nomta.txt"
+check_output "... the answer is journalled" "answered.*recipient=bob@example.org" \
+  "$CMAIL" evidence show "$ENV5" --db "$T/notary/evidence.db"
+check_fails "... without receipt-sent" sh -c "'$CMAIL' evidence show '$ENV5' --db '$T/notary/evidence.db' | grep -q receipt-sent"
+check_output "... the failure is logged as temporary" "$ENV5: receipt notice mail to <alice@example.org> failed \(temporarily\)" cat "$DOVECOT_LOG"
+pop3 "RETR 5" > "$T/nomta2.txt"
+check_output "RETR of the answered message while the MTA is away: -ERR 503, no ENVELOPE" \
+  "^-ERR 503 Error: unable to send receipt notice$" status_of 1 "0" < "$T/nomta2.txt"
+sed -i "s|cmail_submission_host = 127.0.0.1:$DEAD_PORT|cmail_submission_host = 127.0.0.1:$POSTFIX_SMTP_PORT|" "$DOVECOT_CONF"
+doveadm -c "$DOVECOT_CONF" reload >/dev/null 2>&1; sleep 1
+pop3 "RETR 5" > "$T/mta.txt"
+check_output "the MTA back: RETR 5 mails the notice and gives the ENVELOPE" "name=\"?envelop" body_of 1 "1" < "$T/mta.txt"
+check_output "... receipt-sent is journalled" "receipt-sent.*recipient=bob@example.org" \
+  "$CMAIL" evidence show "$ENV5" --db "$T/notary/evidence.db"
+check "... alice receives the receipt notice mail of message 5" wait_for_mail alice $((na + 1))
+check "... once" sh -c "test \"\$(grep -l '^Subject: Receipt notice: Fifth read by bob' '$(mta_maildir alice)'/new/* | wc -l)\" = 1"
 
 # --- a misconfigured plugin refuses the session, it does not crash ---
 pop3_raw dave@example.org "$(mta_pass dave)" LIST | tr -d '\r' > "$T/dave.txt"

@@ -9,6 +9,8 @@
 #
 # CMAIL_CPOP=yes also loads the CPOP plugin into Dovecot's pop3 (receipt notices
 # go to Postfix's public port).
+# CMAIL_CMTPD_MODE=standalone runs `cmtpd -l` (worker pool; CMTPD_PID, extra options
+# in CMAIL_CMTPD_ARGS) instead of the spawn(8) service.
 # Exported: P (the PKI directory), CMTP_PORT, INJ_PORT, CMAIL_CONF, MILTER_PID,
 # NOTARY_PID; functions cmail_send_as FROM [cmail send options...] MESSAGE,
 # cmail_start_milter, cmail_evidence.
@@ -41,7 +43,7 @@ CMAIL_RELAY_BIN=$top_builddir/cmtpd/cmail-relay
 RELAY_INJ_PORT=
 CMAIL_STATE_VARS="P CMTP_PORT INJ_PORT RELAY_INJ_PORT CMAIL_CONF MILTER_PID NOTARY_PID
 CMAIL_DOMAIN CMAIL_USERS CMAIL_CMTP_PORT CMAIL_TRUST_ANCHORS CMAIL_CRL CMAIL_RELAY
-CMAIL_CONF_EXTRA CMAIL_EXTRA_MAIN CMAIL_EXTRA_MASTER CMAIL_CPOP CMAIL_CMTPD_MODE"
+CMAIL_CONF_EXTRA CMAIL_EXTRA_MAIN CMAIL_EXTRA_MASTER CMAIL_CPOP CMAIL_CMTPD_MODE CMTPD_PID"
 
 # cmail_stack_save NAME: remember the current stack (Postfix, Dovecot, Cmail daemons)
 cmail_stack_save() { mta_state_save "$1" $CMAIL_STATE_VARS; }
@@ -56,6 +58,7 @@ cmail_conf_knows() { grep -q "{\"$1\"," "$top_srcdir/common/cm_config.c"; }
 : "${CMAIL_CMTPD_MODE:=spawn}"
 : "${CMAIL_CPOP:=no}"	# yes: Dovecot's pop3 loads the CPOP plugin (receipts go to Postfix)
 PLUGIN=$top_builddir/dovecot-plugin/lib95_cmail_plugin.so	# spawn: Postfix spawn(8) service; standalone: cmtpd -l
+DELIVER_PLUGIN=$top_builddir/dovecot-plugin/lib95_cmail_deliver_plugin.so	# lmtp: dedup of redeliveries
 
 # cmail_stack_missing: print what is missing to run a stack (empty when all is there)
 cmail_stack_missing() {
@@ -65,6 +68,7 @@ cmail_stack_missing() {
     [ -x "$p" ] || { echo "$p"; return; }
   done
   [ "$CMAIL_CPOP" = yes ] && [ ! -f "$PLUGIN" ] && echo "$PLUGIN"
+  [ "$CMAIL_CPOP" = yes ] && [ ! -f "$DELIVER_PLUGIN" ] && echo "$DELIVER_PLUGIN"
   [ "$CMAIL_RELAY" = yes ] && [ ! -x "$CMAIL_RELAY_BIN" ] && echo "$CMAIL_RELAY_BIN"
 }
 
@@ -148,10 +152,14 @@ EOC
     # Postfix runs (then Dovecot is reloaded).
     mkdir -p "$T/modules" && chmod 0755 "$T/modules"
     install -m 0644 "$PLUGIN" "$T/modules/lib95_cmail_plugin.so"
+    install -m 0644 "$DELIVER_PLUGIN" "$T/modules/lib95_cmail_deliver_plugin.so"
     DOVECOT_PLUGIN_DIR=$T/modules
     printf 'plugin {\n  cmail_config = %s\n}\n' "$CMAIL_CONF" > "$T/dovecot-cmail.conf"
     DOVECOT_EXTRA_CONF="protocol pop3 {
   mail_plugins = \$mail_plugins cmail
+}
+protocol lmtp {
+  mail_plugins = \$mail_plugins cmail_deliver
 }
 mail_always_cache_fields = hdr.x-cmail-delivery-type
 !include_try $T/dovecot-cmail.conf
@@ -194,9 +202,13 @@ $CMAIL_EXTRA_MASTER"
       "$CMAIL_CONF" "$a" "$POSTFIX_SMTP_PORT" > "$T/dovecot-cmail.conf"
     doveadm -c "$DOVECOT_CONF" reload >/dev/null 2>&1 || return 1
   fi
+  CMTPD_PID=
   if [ "$CMAIL_CMTPD_MODE" = standalone ]; then
-    "$CMTPD" -c "$CMAIL_CONF" -L "$T/cmtpd.log" -u nobody -l "$a:$CMTP_PORT" >>"$T/cmtpd.out" 2>&1 &
-    cm_on_exit "kill $! 2>/dev/null"
+    # cmtpd -l with its worker pool ($CMAIL_CMTPD_ARGS: e.g. -p 200 -m 1000)
+    # shellcheck disable=SC2086
+    "$CMTPD" -c "$CMAIL_CONF" -L "$T/cmtpd.log" -u nobody -l "$a:$CMTP_PORT" ${CMAIL_CMTPD_ARGS:-} >>"$T/cmtpd.out" 2>&1 &
+    CMTPD_PID=$!
+    cm_on_exit "kill $CMTPD_PID 2>/dev/null"
   fi
   mta_wait_port "$CMTP_PORT" 10
   export P CMTP_PORT INJ_PORT CMAIL_CONF

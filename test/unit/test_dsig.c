@@ -34,6 +34,7 @@
 #include "cm_xml.h"
 #include "cm_pem.h"
 #include "cm_cert.h"
+#include "cm_certcache.h"
 #include "cm_pki.h"
 #include "cm_dsig.h"
 
@@ -376,6 +377,29 @@ static void test_signed_deposit(void **state)
     assert_string_equal(rep.sigs[1].address, ALICE);
     assert_string_equal(cm_dsig_covers_name(rep.sigs[0].covers), "DigitalPostmark");
     assert_string_equal(cm_dsig_covers_name(rep.sigs[1].covers), "whole document");
+    xmlFreeDoc(doc);
+}
+
+/* test_keyinfo_cached - KeyInfo certificates already parsed are not parsed again */
+static void test_keyinfo_cached(void **state)
+{
+    xmlDocPtr doc = signed_deposit();
+    CM_DSIG_REPORT rep;
+    CM_CERTCACHE_STATS s0, s1;
+    X509   *x;
+
+    (void) state;
+    /* server.cert and alice.cert came from cm_pem_read_cert(): cached */
+    cm_certcache_stats(&s0);
+    verify(doc, &rep, 1);
+    verify(doc, &rep, 1);
+    x = cm_dsig_place_cert(doc, CM_DSIG_INFO, 0);
+    cm_certcache_stats(&s1);
+    assert_int_equal(s1.cert_parses, s0.cert_parses);
+    assert_int_equal(s1.cert_hits - s0.cert_hits, 5);
+    assert_ptr_equal(x, alice.cert);		/* the very same object, shared */
+    X509_free(x);
+    assert_int_equal(X509_cmp(alice.cert, x), 0);	/* still ours after that free */
     xmlFreeDoc(doc);
 }
 
@@ -816,6 +840,7 @@ int     main(void)
 	cmocka_unit_test(test_deposit),
 	cmocka_unit_test(test_no_trust),
 	cmocka_unit_test(test_signed_deposit),
+	cmocka_unit_test(test_keyinfo_cached),
 	cmocka_unit_test(test_sign_refuses),
 	cmocka_unit_test(test_tamper_hash),
 	cmocka_unit_test(test_tamper_address),

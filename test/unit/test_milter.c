@@ -114,6 +114,61 @@ static void test_scan_sticky(void **state)
     assert_int_equal(cmm_scan(&sc, (const unsigned char *) "", 0), 1);
 }
 
+/* naive - reference: case-insensitive search, byte by byte */
+static int naive(const char *hay, size_t hlen, const char *needle)
+{
+    size_t  nl = strlen(needle), i, j;
+
+    for (i = 0; i + nl <= hlen; i++) {
+	for (j = 0; j < nl && lower((unsigned char) hay[i + j]) == lower((unsigned char) needle[j]); j++)
+	     /* void */ ;
+	if (j == nl)
+	    return (1);
+    }
+    return (0);
+}
+
+/* test_scan_anchor - the memchr() anchor at every position, and without one */
+static void test_scan_anchor(void **state)
+{
+    static const char *needles[] = {"application/x-cmail-sealed", "/x", "x/", "/", "a/b/c",
+	"abc", "sealed", "a-b", "A.B"};
+    static const char alphabet[] = "aAbBcCxX/-.";
+    char    hay[41];
+    unsigned seed = 1;
+    size_t  n, k, len;
+
+    (void) state;
+    for (n = 0; n < sizeof(needles) / sizeof(needles[0]); n++) {
+	for (k = 0; k < 3000; k++) {
+	    CMM_SCAN sc;
+	    size_t  i, cut;
+	    int     found;
+
+	    len = k % (sizeof(hay) - 1);
+	    for (i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		hay[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+	    }
+	    /* Plant the needle (in some case) now and then, also at both ends. */
+	    if (k % 3 == 0 && strlen(needles[n]) <= len) {
+		size_t  at = k % 2 ? len - strlen(needles[n]) : (k / 7) % (len - strlen(needles[n]) + 1);
+
+		for (i = 0; needles[n][i]; i++)
+		    hay[at + i] = (char) ((k & 4) ? toupper((unsigned char) needles[n][i])
+					  : needles[n][i]);
+	    }
+	    cut = len ? k % len : 0;
+	    cmm_scan_init(&sc, needles[n]);
+	    found = cmm_scan(&sc, (const unsigned char *) hay, cut);
+	    found = cmm_scan(&sc, (const unsigned char *) hay + cut, len - cut);
+	    assert_int_equal(found, naive(hay, len, needles[n]));
+	    hay[len] = 0;
+	    assert_int_equal(cmm_contains_nocase(hay, needles[n]), naive(hay, len, needles[n]));
+	}
+    }
+}
+
 /* test_header_names - the X-Cmail- prefix */
 static void test_header_names(void **state)
 {
@@ -187,6 +242,7 @@ int     main(void)
 	cmocka_unit_test(test_scan_three_chunks),
 	cmocka_unit_test(test_scan_carry_not_stale),
 	cmocka_unit_test(test_scan_sticky),
+	cmocka_unit_test(test_scan_anchor),
 	cmocka_unit_test(test_header_names),
 	cmocka_unit_test(test_reply_text),
 	cmocka_unit_test(test_recipients),

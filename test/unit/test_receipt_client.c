@@ -315,6 +315,60 @@ static void test_check_refusals(void **state)
     expect_check_fails(&v, bob.cert, "already holds a Response");
 }
 
+/* check_cached - cm_receipt_check_cached() of a fresh notice for bob */
+static int check_cached(const VARIANT *v, X509 *cert, CM_RECEIPT_CACHE *cache, char *err,
+			        size_t errlen)
+{
+    CM_NOTICE *n;
+    xmlDocPtr doc = build_receipt(v, &n);
+    int     ret;
+
+    ret = cm_receipt_check_cached(doc, n, trust, cert, cache, err, errlen);
+    cm_notice_free(n);
+    xmlFreeDoc(doc);
+    return (ret);
+}
+
+/* test_check_cached - --cert validated once per address, the rest every time */
+static void test_check_cached(void **state)
+{
+    CM_RECEIPT_CACHE cache;
+    VARIANT v;
+    char    err[512];
+
+    (void) state;
+    memset(&v, 0, sizeof(v));
+    memset(&cache, 0, sizeof(cache));
+    /* A failed validation is not remembered. */
+    assert_int_equal(check_cached(&v, carol.cert, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--cert cannot answer for it"));
+    assert_string_equal(cache.address, "");
+    /* A successful one is, and later notices for bob pass with it. */
+    assert_int_equal(check_cached(&v, bob.cert, &cache, err, sizeof(err)), 0);
+    assert_string_equal(cache.address, BOB);
+    assert_int_equal(check_cached(&v, bob.cert, &cache, err, sizeof(err)), 0);
+    assert_string_equal(cache.address, BOB);
+    /* The cache spares only the validation: every other rule still holds. */
+    v.filled = 1;
+    assert_int_equal(check_cached(&v, bob.cert, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "already holds a Response"));
+    memset(&v, 0, sizeof(v));
+    v.signer = &carol;
+    assert_int_equal(check_cached(&v, bob.cert, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "does not verify"));
+    /* With bob validated, carol's certificate is still not bob's Entity's. */
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(check_cached(&v, carol.cert, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "wrapped for another certificate"));
+    /* A cache naming another address validates again (and fails for carol). */
+    snprintf(cache.address, sizeof(cache.address), "%s", CAROL);
+    assert_int_equal(check_cached(&v, carol.cert, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--cert cannot answer for it"));
+    assert_string_equal(cache.address, "");
+    /* cm_receipt_check() is the uncached form. */
+    assert_int_equal(check_cached(&v, bob.cert, 0, err, sizeof(err)), 0);
+}
+
 /* test_answer_wrong_key - carol's key cannot unwrap bob's RSCK */
 static void test_answer_wrong_key(void **state)
 {
@@ -420,6 +474,7 @@ int     main(void)
 	cmocka_unit_test(test_capa),
 	cmocka_unit_test(test_answer_ok),
 	cmocka_unit_test(test_check_refusals),
+	cmocka_unit_test(test_check_cached),
 	cmocka_unit_test(test_answer_wrong_key),
 	cmocka_unit_test(test_answer_wrapped_for_other),
 	cmocka_unit_test(test_envelope_check),
