@@ -59,6 +59,7 @@
 #include "cm_base64.h"
 #include "cm_pem.h"
 #include "cm_cert.h"
+#include "cm_certcache.h"
 #include "cm_tls.h"
 #include "cm_connect.h"
 #include "cm_stream.h"
@@ -250,6 +251,13 @@ static int session_open(SEND *s)
     SSL_CTX_free(ctx);
     if (ret)
 	return (ret);
+    /*
+     * The server's TLS certificate is usually its postmark certificate
+     * too: cached now, the KeyInfo copy in the deposit notice is not
+     * parsed again.
+     */
+    if (cm_stream_ssl(s->st) && SSL_get0_peer_certificate(cm_stream_ssl(s->st)))
+	(void) cm_certcache_add(SSL_get0_peer_certificate(cm_stream_ssl(s->st)));
     if (command(s, &r, "CELO %s", "cmail-client") < 0)
 	return (SEND_EX_TEMP);
     ret = r.code == 250 ? 0 : reply_status(s, &r, "CELO");
@@ -322,14 +330,9 @@ static int envelope_commands(SEND *s)
 	rcpt_forget(&s->rcpt[i]);
 	s->rcpt[i].der = der;
 	s->rcpt[i].der_len = der_len;
-	if (der_len <= CM_CERT_DER_MAX) {
-	    const unsigned char *p = der;
-
-	    if ((s->rcpt[i].cert = d2i_X509(0, &p, (long) der_len)) != 0 && p != der + der_len) {
-		X509_free(s->rcpt[i].cert);
-		s->rcpt[i].cert = 0;
-	    }
-	}
+	/* Through the process's certificate cache; trailing bytes refused. */
+	if (der_len <= CM_CERT_DER_MAX)
+	    s->rcpt[i].cert = cm_certcache_d2i(der, der_len, 1);
 	if (s->rcpt[i].cert == 0) {
 	    rcpt_forget(&s->rcpt[i]);
 	    snprintf(s->err, sizeof(s->err), "no certificate for <%s> in the server's reply", s->rcpt[i].addr);

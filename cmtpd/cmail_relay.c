@@ -81,7 +81,11 @@
  *	peer accepted the message (the notary cannot countersign, Postfix
  *	refuses the notice mail) is temporary (75) for the same reason. One
  *	window remains: killed between the notice mail's submission and the
- *	"relayed" row, the retry mails a second transit notice.
+ *	"relayed" row, the retry mails a second transit notice. Both mails
+ *	carry one Message-ID, <cmail-transit.ENVID.HASH@DOMAIN> (fixed per
+ *	envelope and destination domain, cm_cmtp_notice_msgid()), and the
+ *	delivery plugin (cmail-deliver-plugin) saves the second one not.
+ *	test/shell/crash_s2s.sh kills cmail-relay at each of these points.
  * FILES
  *	No temporary file is ever named: the message and the unsealed
  *	container live in unnamed files (O_TMPFILE in spool_directory,

@@ -24,7 +24,12 @@
  *	and handed to Postfix for the local recipients exactly like a
  *	deposit, journalled "transit", and answered with a TransitNotice
  *	signed by this server. A SEND EVLP of an envelope already received
- *	gets a new TransitNotice but is not delivered again.
+ *	(journalled "transit") gets a new TransitNotice but is not
+ *	delivered again. Killed between the submission and that row, cmtpd
+ *	takes the retried SEND EVLP as new and submits it again (never the
+ *	other way round: journalling first could lose it); the delivery
+ *	plugin (cmail-deliver-plugin) saves that second copy not, by its
+ *	X-Cmail-Envelope-Id.
  *
  *	SEND NORP <base64 SignedReceiptNotice>: a receipt notice for a
  *	message deposited here. Three signatures (the recipient's server,
@@ -33,7 +38,10 @@
  *	gives the sender). The notice reaches the sender as a notice mail
  *	(notice_submission_address), then "receipt-received" is
  *	journalled; a repeated SEND NORP is answered 250 without a second
- *	mail.
+ *	mail. Killed between the two, cmtpd gets the SEND NORP again and
+ *	mails again: the mail's Message-ID is the one the CPOP plugin
+ *	gives this receipt notice, <cmail-receipt.ENVID.RCPTHASH@domain>
+ *	(cm_cmtp_notice_msgid()), so the delivery plugin saves it once.
  *
  *	cmtp_remote_rcpt() is RCPT TO for an address of another domain:
  *	CHCK RCPT at that domain's Cmail server (cm_cmtp_client), one

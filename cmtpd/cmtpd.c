@@ -73,6 +73,7 @@
 #include "cm_log.h"
 #include "cm_config.h"
 #include "cm_cert.h"
+#include "cm_certdir.h"
 #include "cm_pem.h"
 #include "cm_tls.h"
 #include "cm_xml.h"
@@ -111,6 +112,7 @@ typedef struct {
 static int implicit_tls;
 static volatile sig_atomic_t pool_stop;
 static int pool_sigpipe[2] = {-1, -1};
+static POOL_SLOT *pool_slots;		/* the parent's table (freed in workers) */
 
 /* usage - complain and exit; with help, to stdout and exit 0 */
 static void usage_to(int help)
@@ -305,6 +307,8 @@ static int pool_spawn(CMTP_SESSION *proto, POOL_SLOT *slot, int lfd, int status[
 	close(pool_sigpipe[1]);
 	close(status[0]);
 	close(lifeline[1]);
+	free(pool_slots);			/* the parent's table */
+	pool_slots = 0;
 	if (pool_stop)
 	    _exit(0);
 	pool_worker(proto, lfd, status[1], lifeline[0], o);
@@ -389,7 +393,7 @@ static void standalone(CMTP_SESSION *proto, const char *where, const char *user,
     if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) < 0
 	|| fcntl(status[0], F_SETFL, fcntl(status[0], F_GETFL) | O_NONBLOCK) < 0)
 	msg_fatal("fcntl: %m");
-    if ((slots = calloc((size_t) o->limit, sizeof(*slots))) == 0)
+    if ((slots = pool_slots = calloc((size_t) o->limit, sizeof(*slots))) == 0)
 	msg_fatal("out of memory");
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = pool_signal;
@@ -448,6 +452,7 @@ static void standalone(CMTP_SESSION *proto, const char *where, const char *user,
     close(lfd);
     pool_stop_all(slots, o->limit);
     free(slots);
+    pool_slots = 0;
     close(status[0]);
     close(status[1]);
     close(lifeline[0]);
@@ -555,6 +560,10 @@ int     main(int argc, char **argv)
 	/* Compiled once here, shared by every worker (spawn mode: on first use). */
 	if (cm_xml_schema_preload(cm_schema_path(), err, sizeof(err)) < 0)
 	    msg_warn("%s (compiled on first use instead)", err);
+	/* The users' certificates, parsed once here (cm_trust_load warmed the CRLs). */
+	if (cm_certdir_preload(cm_config_str(proto.cf, "certificate_directory"), 0,
+			       err, sizeof(err)) < 0)
+	    msg_warn("certificate directory: %s", err);
 	standalone(&proto, listen_addr, user, &pool);
     } else {
 	serve(&proto, 0, 1);

@@ -102,6 +102,23 @@ static FILE *src_open(SRC *s, const char *data, size_t len, size_t chunk, size_t
     return (fp);
 }
 
+/* bad_write - cookie write function that always fails */
+static ssize_t bad_write(void *cookie, const char *buf, size_t size)
+{
+    errno = ENOSPC;
+    return (-1);
+}
+
+/* bad_open - a stream on which every write fails */
+static FILE *bad_open(void)
+{
+    cookie_io_functions_t io = {0, bad_write, 0, 0};
+    FILE   *fp = fopencookie(0, "w", io);
+
+    assert_non_null(fp);
+    return (fp);
+}
+
 /* pattern - deterministic bytes */
 static void pattern(unsigned char *buf, size_t len, unsigned seed)
 {
@@ -676,7 +693,7 @@ static void test_sf_limits(void **state)
     unsigned char blob[100];
     size_t  body, end;
     char   *sf, *note, *text;
-    char   *line = malloc(CM_LINE_MAX + 8);
+    static char line[CM_LINE_MAX + 8];
 
     pattern(blob, sizeof(blob), 13);
     sf = sf_make(blob, sizeof(blob), &body, &end);
@@ -713,7 +730,6 @@ static void test_sf_limits(void **state)
     strcpy(text + end, line);
     sf_expect(text, 0, 0, "stored form truncated");
     free(text);
-    free(line);
     free(sf);
 }
 
@@ -780,6 +796,20 @@ static void test_sf_large(void **state)
 	assert_memory_equal(sf + body, crlf, end - body);
 	free(crlf);
 	free(want);
+    }
+    /* A write error on the blob is an error, and ferror() tells the caller. */
+    {
+	SRC     s;
+	FILE   *in = src_open(&s, sf, strlen(sf), 0, 0);
+	FILE   *fo = bad_open();
+	char    id[CM_ENVELOPE_ID_MAX + 1];
+	char    err[256];
+
+	assert_int_equal(cm_storedform_extract(in, id, sizeof(id), fo, err, sizeof(err)), -1);
+	assert_string_equal(err, "write error on the sealed blob");
+	assert_true(ferror(fo));
+	fclose(fo);
+	fclose(in);
     }
     free(sf);
     /* An empty blob: a sealed part without lines. */
@@ -1040,6 +1070,25 @@ static void test_mm_large(void **state)
     pattern(plain, len, 24);
     mm = mm_make(plain, len, &body, &end);
     mm_expect(mm, plain, len, 0);
+    /* A write error on the output: both ways. */
+    {
+	SRC     s;
+	FILE   *in = src_open(&s, mm, strlen(mm), 0, 0);
+	FILE   *fo = bad_open();
+	char    err[256];
+
+	assert_int_equal(cm_envelope_mime_decrypt(in, fo, key, CM_ENVELOPE_AES256_GCM, 0, 0,
+						  err, sizeof(err)), -1);
+	assert_string_equal(err, "write error");
+	fclose(fo);
+	fclose(in);
+	in = src_open(&s, mm, strlen(mm), 0, 0);
+	fo = bad_open();
+	assert_int_equal(cm_envelope_mime_extract(in, fo, 0, 0, err, sizeof(err)), -1);
+	assert_string_equal(err, "write error");
+	fclose(fo);
+	fclose(in);
+    }
     free(mm);
     mm = mm_make(plain, 0, &body, &end);
     mm_expect(mm, plain, 0, 0);
