@@ -34,7 +34,8 @@
  *	milter (milter_socket; a chroot-relative path counts);
  *	milter_default_action is not accept; no smtpd service overrides
  *	smtpd_milters without it; a spawn service runs cmtpd (or the
- *	systemd unit cmtpd.socket is enabled); the injection listener
+ *	systemd unit cmtpd.service or cmtpd.socket is enabled, or a
+ *	standalone cmtpd -l runs); the injection listener
  *	(injection_address) exists, is loopback, runs smtpd with the
  *	milter and milter_macro_daemon_name = milter_injection_name; the
  *	relay injection listener (relay_injection_address) exists, is
@@ -1279,6 +1280,52 @@ static long long cc_postfix_time(const char *v, int def_unit)
     }
 }
 
+
+/* cc_standalone_cmtpd - pid of a running "cmtpd -l" that reads conf, or 0 */
+static long cc_standalone_cmtpd(const char *conf)
+{
+    DIR    *d;
+    struct dirent *de;
+    long    found = 0;
+
+    if ((d = opendir("/proc")) == 0)
+	return (0);
+    while (found == 0 && (de = readdir(d)) != 0) {
+	char    path[300], argv[4096], *p, *base;
+	ssize_t len;
+	int     fd;
+
+	if (de->d_name[0] < '1' || de->d_name[0] > '9')
+	    continue;
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	    continue;
+	len = read(fd, argv, sizeof(argv) - 1);
+	close(fd);
+	if (len <= 0)
+	    continue;
+	argv[len] = 0;
+	base = strrchr(argv, '/') ? strrchr(argv, '/') + 1 : argv;
+	if (strcmp(base, "cmtpd") != 0)
+	    continue;
+	{
+	    const char *used = 0;
+	    int     listens = 0;
+
+	    for (p = argv + strlen(argv) + 1; p < argv + len; p += strlen(p) + 1) {
+		if (strncmp(p, "-l", 2) == 0)
+		    listens = 1;
+		else if (strcmp(p, "-c") == 0 && p + strlen(p) + 1 < argv + len)
+		    used = p + strlen(p) + 1;
+	    }
+	    if (listens && cc_same_file(used ? used : cc_builtin_conf_path(), conf))
+		found = strtol(de->d_name, 0, 10);
+	}
+    }
+    closedir(d);
+    return (found);
+}
+
 /* cc_check_postfix - main.cf and master.cf */
 static void cc_check_postfix(CC_STATE *cc, const CM_CONFIG *cf, const char *dir, const char *conf)
 {
@@ -1376,11 +1423,17 @@ static void cc_check_postfix(CC_STATE *cc, const CM_CONFIG *cf, const char *dir,
 	}
     }
     if (cmtpd == 0) {
+	long    pid;
+
 	if (access("/etc/systemd/system/sockets.target.wants/cmtpd.socket", F_OK) == 0)
 	    cc_ok(cc, "cmtpd runs from systemd's cmtpd.socket");
+	else if (access("/etc/systemd/system/multi-user.target.wants/cmtpd.service", F_OK) == 0)
+	    cc_ok(cc, "cmtpd runs standalone from systemd's cmtpd.service");
+	else if ((pid = cc_standalone_cmtpd(conf)) > 0)
+	    cc_ok(cc, "a standalone cmtpd -l with this cmail.conf is running (pid %ld)", pid);
 	else
 	    cc_error(cc, "master.cf: no service runs cmtpd (a spawn service with argv=/usr/sbin/cmtpd, "
-		     "or enable cmtpd.socket)");
+		     "enable cmtpd.service or cmtpd.socket, or start cmtpd -l)");
     }
     if (relay == 0)
 	cc_error(cc, "master.cf: no cmail-relay pipe service (certified mail to other domains "

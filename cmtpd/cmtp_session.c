@@ -15,9 +15,10 @@
  *
  *	Bounds: CMTP_ERRORS_MAX bad commands end the session with 421;
  *	so do commands that move no transaction forward (NOOP, RSET, HELP,
- *	EHLO, HELO) beyond CMTP_JUNK_MAX in one session: each one past
- *	the limit counts as an error, as with Postfix's
- *	smtpd_junk_command_limit. session_time_limit bounds the rest.
+ *	EHLO, HELO, CELO, DELV) beyond CMTP_JUNK_MAX in one session: each
+ *	one past the limit counts as an error, as with Postfix's
+ *	smtpd_junk_command_limit (a deposit needs none of them more than
+ *	once per session). session_time_limit bounds the rest.
  *--*/
 #include "config.h"
 #include <stdio.h>
@@ -384,8 +385,10 @@ void    cmtp_session_run(CMTP_SESSION *s)
 	    if (cmd_starttls(s, arg) < 0)
 		break;
 	} else if (verb_is(line, "CELO", &arg)) {
+	    junk(s);
 	    cmd_celo(s, arg);
 	} else if (verb_is(line, "DELV", &arg)) {
+	    junk(s);
 	    cmd_delv(s, arg);
 	} else if (verb_is(line, "MAIL", &arg)) {
 	    cmd_mail(s, arg);

@@ -24,7 +24,7 @@
 #include "cm_notary.h"
 
 #define CMTP_ERRORS_MAX	20		/* bad commands before 421 */
-#define CMTP_JUNK_MAX	100		/* NOOP, RSET, HELP, EHLO, HELO before they count as errors */
+#define CMTP_JUNK_MAX	100		/* NOOP, RSET, HELP, EHLO, HELO, CELO, DELV before they count as errors */
 
 typedef struct {
     char    addr[CM_ADDRESS_MAX + 1];
@@ -48,7 +48,7 @@ typedef struct {
     struct CM_CMTP_CLIENT *peer_link;	/* cached CMTP client for remote RCPT */
     char    peer_link_domain[CM_ADDRESS_MAX + 1];
     int     errors;
-    int     junk;			/* NOOP, RSET, HELP, EHLO, HELO so far */
+    int     junk;			/* NOOP, RSET, HELP, EHLO, HELO, CELO, DELV so far */
     /* Session state, in protocol order. */
     int     celo;			/* CELO seen (after TLS) */
     int     delv;			/* DELV CertifiedMail */

@@ -21,6 +21,10 @@
  *	same device, inode, size, mtime and ctime); their signatures,
  *	times and entries are checked by every validation as before.
  *	Certificates are parsed once per process (cm_certcache_d2i()).
+ *	CRL_CHECK_ALL is set only when the chain has intermediates: with
+ *	leaf and anchor alone it would only add the anchor's own check,
+ *	which RFC 5280 leaves out (one CRL signature verification less).
+ *	Passed path checks are memoized (see PATH_MEMO below and cm_cert.h).
  *	Per issuer (name and
  *	authority key identifier) only the newest CRL issued at or before
  *	the verification time is used: highest CRLNumber, else latest
@@ -39,6 +43,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -67,7 +72,45 @@
 struct CM_TRUST {
     STACK_OF(X509) *anchors;		/* every one an anchor */
     char   *crl_path;			/* file or directory, or null */
+    unsigned long id;			/* unique in the process (memo key) */
 };
+
+ /*
+  * Memo of path checks that passed (path, validity and revocation), per
+  * trust store, leaf DER and the very CRL objects checked against (held
+  * by reference, so the same pointers mean the same CRLs: a CRL file that
+  * changed gives new objects, see cm_crlcache_get()). A memo serves a
+  * later check only while its time is on the same side of every time
+  * that can change the outcome (notBefore/notAfter of the leaf and every
+  * anchor, thisUpdate/nextUpdate of every CRL), or is the same second:
+  * OpenSSL would then do exactly what it did. Failures are not memoized.
+  * Only checks without untrusted certificates.
+  */
+#define CM_MEMO_MAX	64
+
+typedef struct {
+    unsigned long trust_id;
+    unsigned char *der;			/* the leaf */
+    size_t  len;
+    STACK_OF(X509_CRL) *crls;		/* referenced */
+    time_t  at;				/* the check's time */
+    int     exact;			/* a boundary at 'at': that second only */
+    int     has_lo, has_hi;
+    time_t  lo, hi;			/* else valid for lo < t < hi */
+    char    path_reason[sizeof(((CM_CERT_RULE *) 0)->reason)];
+    char    rev_reason[sizeof(((CM_CERT_RULE *) 0)->reason)];
+    unsigned long long used;
+} PATH_MEMO;
+
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+static PATH_MEMO memo[CM_MEMO_MAX];
+static int nmemo;
+static unsigned long long memo_tick;
+static unsigned long memo_hits, memo_misses;
+static unsigned long trust_ids;
+
+static void memo_enter(void);
 
  /*
   * Rule categories of OpenSSL's errors.
@@ -667,6 +710,9 @@ CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err, size_t
 	bfmt(err, errlen, "out of memory");
 	return (0);
     }
+    memo_enter();
+    trust->id = ++trust_ids;
+    pthread_mutex_unlock(&memo_lock);
     if (anchors) {
 	struct stat stb;
 
@@ -880,6 +926,209 @@ static int st_fails(const VFY_STATE *st)
     return (n);
 }
 
+/* memo_prefork - hold the memo mutex across fork() */
+static void memo_prefork(void)
+{
+    pthread_mutex_lock(&memo_lock);
+}
+
+/* memo_postfork - release it in parent and child */
+static void memo_postfork(void)
+{
+    pthread_mutex_unlock(&memo_lock);
+}
+
+/* memo_init - once per process */
+static void memo_init(void)
+{
+    (void) pthread_atfork(memo_prefork, memo_postfork, memo_postfork);
+}
+
+/* memo_enter - lock the memo */
+static void memo_enter(void)
+{
+    (void) pthread_once(&memo_once, memo_init);
+    pthread_mutex_lock(&memo_lock);
+}
+
+/* memo_drop - remove entry i (locked) */
+static void memo_drop(int i)
+{
+    free(memo[i].der);
+    sk_X509_CRL_pop_free(memo[i].crls, X509_CRL_free);
+    memo[i] = memo[--nmemo];
+    memset(&memo[nmemo], 0, sizeof(memo[nmemo]));
+}
+
+/* memo_same_crls - the very same CRL objects, in the same order */
+static int memo_same_crls(STACK_OF(X509_CRL) *a, STACK_OF(X509_CRL) *b)
+{
+    int     i;
+
+    if (sk_X509_CRL_num(a) != sk_X509_CRL_num(b))
+	return (0);
+    for (i = 0; i < sk_X509_CRL_num(a); i++)
+	if (sk_X509_CRL_value(a, i) != sk_X509_CRL_value(b, i))
+	    return (0);
+    return (1);
+}
+
+/* memo_bound - narrow the interval around at by one time */
+static int memo_bound(const ASN1_TIME *t, PATH_MEMO *m)
+{
+    struct tm tm;
+    time_t  b;
+
+    if (t == 0)
+	return (0);				/* absent (no nextUpdate) */
+    if (!ASN1_TIME_to_tm(t, &tm))
+	return (-1);
+    b = timegm(&tm);
+    if (b == m->at)
+	m->exact = 1;
+    else if (b < m->at && (!m->has_lo || b > m->lo)) {
+	m->lo = b;
+	m->has_lo = 1;
+    } else if (b > m->at && (!m->has_hi || b < m->hi)) {
+	m->hi = b;
+	m->has_hi = 1;
+    }
+    return (0);
+}
+
+/* memo_valid_at - may a memo serve a check at this time? */
+static int memo_valid_at(const PATH_MEMO *m, time_t at)
+{
+    if (at == m->at)
+	return (1);
+    return (!m->exact && (!m->has_lo || m->lo < at) && (!m->has_hi || at < m->hi));
+}
+
+/* memo_get - the memoized reasons of a passed check, 1 if found */
+static int memo_get(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_t at,
+		            char *path_reason, char *rev_reason, size_t len)
+{
+    unsigned char *der = 0;
+    int     n, i, found = 0;
+
+    if ((n = i2d_X509(cert, &der)) <= 0) {
+	ERR_clear_error();
+	return (0);
+    }
+    memo_enter();
+    for (i = 0; i < nmemo; i++) {
+	PATH_MEMO *m = memo + i;
+
+	if (m->trust_id == trust->id && m->len == (size_t) n && memcmp(m->der, der, m->len) == 0
+	    && memo_same_crls(m->crls, all) && memo_valid_at(m, at)) {
+	    bfmt(path_reason, len, "%s", m->path_reason);
+	    bfmt(rev_reason, len, "%s", m->rev_reason);
+	    m->used = ++memo_tick;
+	    found = 1;
+	    break;
+	}
+    }
+    if (found)
+	memo_hits++;
+    else
+	memo_misses++;
+    pthread_mutex_unlock(&memo_lock);
+    OPENSSL_free(der);
+    return (found);
+}
+
+/* memo_put - remember a check that passed */
+static void memo_put(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_t at,
+		             const char *path_reason, const char *rev_reason)
+{
+    PATH_MEMO m;
+    int     i, n, lru;
+
+    memset(&m, 0, sizeof(m));
+    m.trust_id = trust->id;
+    m.at = at;
+    if (memo_bound(X509_get0_notBefore(cert), &m) < 0 || memo_bound(X509_get0_notAfter(cert), &m) < 0)
+	return;
+    for (i = 0; i < sk_X509_num(trust->anchors); i++) {
+	X509   *a = sk_X509_value(trust->anchors, i);
+
+	if (memo_bound(X509_get0_notBefore(a), &m) < 0 || memo_bound(X509_get0_notAfter(a), &m) < 0)
+	    return;
+    }
+    for (i = 0; i < sk_X509_CRL_num(all); i++) {
+	X509_CRL *c = sk_X509_CRL_value(all, i);
+
+	if (memo_bound(X509_CRL_get0_lastUpdate(c), &m) < 0
+	    || memo_bound(X509_CRL_get0_nextUpdate(c), &m) < 0)
+	    return;
+    }
+    bfmt(m.path_reason, sizeof(m.path_reason), "%s", path_reason);
+    bfmt(m.rev_reason, sizeof(m.rev_reason), "%s", rev_reason);
+    if ((n = i2d_X509(cert, &m.der)) <= 0 || (m.crls = sk_X509_CRL_new_null()) == 0) {
+	ERR_clear_error();
+	OPENSSL_free(m.der);
+	return;
+    }
+    m.len = (size_t) n;
+    for (i = 0; i < sk_X509_CRL_num(all); i++) {
+	X509_CRL *c = sk_X509_CRL_value(all, i);
+
+	if (!X509_CRL_up_ref(c))
+	    break;
+	if (!sk_X509_CRL_push(m.crls, c)) {
+	    X509_CRL_free(c);
+	    break;
+	}
+    }
+    if (i < sk_X509_CRL_num(all)) {
+	OPENSSL_free(m.der);
+	sk_X509_CRL_pop_free(m.crls, X509_CRL_free);
+	return;
+    }
+    /* memo_drop() frees with free(): keep the DER in malloc()ed memory */
+    {
+	unsigned char *copy = malloc(m.len);
+
+	if (copy == 0) {
+	    OPENSSL_free(m.der);
+	    sk_X509_CRL_pop_free(m.crls, X509_CRL_free);
+	    return;
+	}
+	memcpy(copy, m.der, m.len);
+	OPENSSL_free(m.der);
+	m.der = copy;
+    }
+    memo_enter();
+    if (nmemo >= CM_MEMO_MAX) {
+	for (lru = 0, i = 1; i < nmemo; i++)
+	    if (memo[i].used < memo[lru].used)
+		lru = i;
+	memo_drop(lru);
+    }
+    m.used = ++memo_tick;
+    memo[nmemo++] = m;
+    pthread_mutex_unlock(&memo_lock);
+}
+
+/* cm_cert_memo_stats - memo hits and misses so far */
+void    cm_cert_memo_stats(unsigned long *hits, unsigned long *misses, int *entries)
+{
+    memo_enter();
+    *hits = memo_hits;
+    *misses = memo_misses;
+    *entries = nmemo;
+    pthread_mutex_unlock(&memo_lock);
+}
+
+/* cm_cert_memo_flush - forget every memoized check */
+void    cm_cert_memo_flush(void)
+{
+    memo_enter();
+    while (nmemo > 0)
+	memo_drop(nmemo - 1);
+    pthread_mutex_unlock(&memo_lock);
+}
+
 /* check_path - path, validity and revocation rules */
 static void check_path(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, time_t at,
 		               CM_CERT_REPORT *rep)
@@ -897,11 +1146,26 @@ static void check_path(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, ti
     char    nbuf[256];
     char    tbuf[32], tbuf2[32], tbuf3[32];
     int     have_anchors = trust && sk_X509_num(trust->anchors) > 0;
+    int     memoizable = have_anchors && (opts->untrusted == 0 || sk_X509_num(opts->untrusted) <= 0);
+    char    path_reason[sizeof(rep->rules[0].reason)];
+    char    rev_reason[sizeof(rep->rules[0].reason)];
+    int     n0 = rep->n;
 
     memset(&best, 0, sizeof(best));
     if (trust && trust->crl_path) {
-	if ((all = crl_read_all(trust->crl_path, crlerr, sizeof(crlerr))) != 0)
+	if ((all = crl_read_all(trust->crl_path, crlerr, sizeof(crlerr))) != 0) {
+	    if (memoizable && memo_get(trust, cert, all, at, path_reason, rev_reason,
+				       sizeof(path_reason))) {
+		cm_cert_rule_add(rep, "path", 1, "%s", path_reason);
+		cm_cert_rule_add(rep, "validity", 1, "valid %s to %s inclusive, checked at %s",
+				 fmt_time(X509_get0_notBefore(cert), tbuf, sizeof(tbuf)),
+				 fmt_time(X509_get0_notAfter(cert), tbuf2, sizeof(tbuf2)),
+				 fmt_time_t(at, tbuf3, sizeof(tbuf3)));
+		cm_cert_rule_add(rep, "revocation", 1, "%s", rev_reason);
+		goto done;
+	    }
 	    sel = crl_select(all, at, note, sizeof(note));
+	}
 	if (sel == 0 && crlerr[0] == 0)
 	    bfmt(crlerr, sizeof(crlerr), "out of memory");
     }
@@ -991,6 +1255,9 @@ static void check_path(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, ti
 	cm_cert_rule_add(rep, "revocation", 1, "not revoked: %d certificate%s checked against %d current CRL%s",
 			 ps->paths[best_i].len - 1, ps->paths[best_i].len - 1 == 1 ? "" : "s",
 			 sk_X509_CRL_num(sel), sk_X509_CRL_num(sel) == 1 ? "" : "s");
+    if (memoizable && all && sel && best_i >= 0 && st_fails(&best) == 0 && rep->n == n0 + 3
+	&& rep->rules[rep->n - 3].ok && rep->rules[rep->n - 2].ok && rep->rules[rep->n - 1].ok)
+	memo_put(trust, cert, all, at, rep->rules[rep->n - 3].reason, rep->rules[rep->n - 1].reason);
 done:
     sk_X509_free(trusted);
     sk_X509_free(chain);

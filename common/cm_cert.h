@@ -23,6 +23,10 @@
  *	void	cm_cert_rule_add(CM_CERT_REPORT *rep, const char *rule,
  *				int ok, const char *fmt, ...);
  *	int	cm_cert_report_ok(const CM_CERT_REPORT *rep);
+ *
+ *	void	cm_cert_memo_stats(unsigned long *hits, unsigned long *misses,
+ *				int *entries);
+ *	void	cm_cert_memo_flush(void);
  * DESCRIPTION
  *	cm_trust_load() reads the trust anchors (a PEM file; every
  *	certificate in it is an anchor, self-signed or not) and the CRLs
@@ -75,6 +79,18 @@
  *	of SSL_load_client_CA_file(), which parses the anchors again; NULL
  *	without anchors or memory. The caller frees the stack
  *	(sk_X509_NAME_pop_free(names, X509_NAME_free)) or hands it over.
+ *
+ *	A path check that passed (path, validity and revocation rules,
+ *	no opts->untrusted) is memoized per process (at most 64, least
+ *	recently used out): a later check of the same certificate (DER)
+ *	with the same trust store and the very same CRL objects (a CRL
+ *	file that changed is parsed into new ones) reuses the three
+ *	results when its time lies on the same side of every notBefore,
+ *	notAfter, thisUpdate and nextUpdate of the certificate, the
+ *	anchors and the CRLs (or is the same second): then OpenSSL's path
+ *	validation would decide the same. Failures are never memoized; the
+ *	other rules always run. cm_cert_memo_stats() and
+ *	cm_cert_memo_flush() are for tests and benchmarks.
  *
  *	cm_cert_rule_add() appends one rule (reason printf-formatted and
  *	truncated to fit); when the report is full the last slot becomes
@@ -138,5 +154,7 @@ extern void cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address, int usage
 extern void cm_cert_rule_add(CM_CERT_REPORT *rep, const char *rule, int ok, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 extern int cm_cert_report_ok(const CM_CERT_REPORT *rep);
+extern void cm_cert_memo_stats(unsigned long *hits, unsigned long *misses, int *entries);
+extern void cm_cert_memo_flush(void);
 
 #endif

@@ -123,7 +123,7 @@ static deliver_mail_func_t *cmail_deliver_next_hook;
 struct cmail_deliver_key {
     const char *header;			/* the header searched in the mailbox */
     const char *value;			/* its exact value */
-    const char *key;			/* the duplicate database id */
+    const char *key;			/* what the record holds */
     const char *what;			/* for log lines */
 };
 

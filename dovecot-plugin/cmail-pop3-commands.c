@@ -340,6 +340,16 @@ fail:
     return (NULL);
 }
 
+/* cmail_forget_sealed - drop the sealed blob kept from a RETR */
+static void cmail_forget_sealed(struct cmail_pop3_client *cctx)
+{
+    if (cctx->sealed != NULL) {
+	fclose(cctx->sealed);
+	cctx->sealed = NULL;
+    }
+    cctx->sealed_msgnum = 0;
+}
+
 /* cmail_answered - does the message carry our keyword */
 static bool cmail_answered(struct client *client, uint32_t msgnum)
 {
@@ -517,17 +527,22 @@ static void cmail_send_envelope(struct client *client, FILE *env, const char *fi
     cmail_envelope_callback(client);
 }
 
-/* cmail_envelope_size - octets of the ENVELOPE as sent, before dot-stuffing */
+/* cmail_envelope_size - octets of the ENVELOPE as sent (LF as CRLF), before dot-stuffing */
 static uoff_t cmail_envelope_size(FILE *env)
 {
+    char    buf[65536];
+    const char *p, *end;
     uoff_t  size = 0;
-    int     c, prev = 0;
+    size_t  n;
+    int     prev = 0;
 
-    while ((c = getc(env)) != EOF) {
-	if (c == '\n' && prev != '\r')
-	    size++;
-	size++;
-	prev = c;
+    while ((n = fread(buf, 1, sizeof(buf), env)) > 0) {
+	size += n;
+	end = buf + n;
+	for (p = buf; (p = memchr(p, '\n', (size_t) (end - p))) != NULL; p++)
+	    if ((p == buf ? prev : p[-1]) != '\r')
+		size++;
+	prev = (unsigned char) buf[n - 1];
     }
     rewind(env);
     return (size);
@@ -545,8 +560,19 @@ static FILE *cmail_release(struct client *client, uint32_t msgnum, const char *n
     FILE   *sealed, *env;
 
     *nc_r = NULL;
-    if ((sealed = cmail_sealed(client, msgnum, envelope_id, idlen, subject_r, error_r)) == NULL)
+    if (cctx->sealed != NULL && cctx->sealed_msgnum == msgnum + 1
+	&& strlen(cctx->sealed_id) < idlen) {
+	/* The blob of this session's RETR of the message: taken over. */
+	sealed = cctx->sealed;
+	cctx->sealed = NULL;
+	cctx->sealed_msgnum = 0;
+	i_strocpy(envelope_id, cctx->sealed_id, idlen);
+	if (subject_r != NULL)
+	    *subject_r = cctx->sealed_subject;
+    } else if ((sealed = cmail_sealed(client, msgnum, envelope_id, idlen, subject_r,
+				      error_r)) == NULL) {
 	return (NULL);
+    }
     if ((env = tmpfile()) == NULL) {
 	*error_r = t_strdup_printf("tmpfile: %m");
 	fclose(sealed);
@@ -651,13 +677,13 @@ static int cmail_retr_receipt(struct client *client, uint32_t msgnum)
     struct cmail_pop3_client *cctx = cmail_pop3_client_get(client);
     char    envelope_id[CM_ENVELOPE_ID_MAX + 1];
     char    err[512];
-    const char *error;
+    const char *error, *subject = "";
     CM_NOTARY *nc;
     FILE   *sealed;
     char   *notice = NULL, *b64;
     size_t  len = 0;
 
-    if ((sealed = cmail_sealed(client, msgnum, envelope_id, sizeof(envelope_id), NULL,
+    if ((sealed = cmail_sealed(client, msgnum, envelope_id, sizeof(envelope_id), &subject,
 			       &error)) == NULL) {
 	i_error("cmail: RETR %u: %s", msgnum + 1, error);
 	client_send_line(client, CMAIL_ERR_RECEIPT);
@@ -678,7 +704,16 @@ static int cmail_retr_receipt(struct client *client, uint32_t msgnum)
 	return (1);
     }
     cm_notary_close(nc);
-    fclose(sealed);
+    /* Kept for the CHLG RESP that follows: no second copy and extraction. */
+    cmail_forget_sealed(cctx);
+    if (fseek(sealed, 0, SEEK_SET) == 0) {
+	cctx->sealed = sealed;
+	cctx->sealed_msgnum = msgnum + 1;
+	i_strocpy(cctx->sealed_id, envelope_id, sizeof(cctx->sealed_id));
+	cctx->sealed_subject = p_strdup(client->pool, subject);
+    } else {
+	fclose(sealed);
+    }
     if ((b64 = cm_base64_encode((const unsigned char *) notice, len, 76)) == NULL) {
 	free(notice);
 	client_send_line(client, CMAIL_ERR_RECEIPT);
@@ -872,6 +907,7 @@ int     cmail_pop3_command(struct client *client, const char *name, const char *
 /* cmail_pop3_client_free - release what the session holds outside its pool */
 void    cmail_pop3_client_free(struct cmail_pop3_client *cctx)
 {
+    cmail_forget_sealed(cctx);
     if (cctx->cf != NULL) {
 	cm_config_free(cctx->cf);
 	cctx->cf = NULL;

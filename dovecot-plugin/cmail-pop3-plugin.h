@@ -46,6 +46,7 @@
  *--*/
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct client;
 struct mail_user;
@@ -70,6 +71,10 @@ struct cmail_pop3_client {
     int     certified_known;		/* the bitmask was computed */
     int     input_taken;		/* our input handler is installed */
     uint32_t chlg_msgnum;		/* last RETR of a certified message, +1 */
+    FILE   *sealed;			/* that RETR's sealed blob, for CHLG RESP */
+    uint32_t sealed_msgnum;		/* its msgnum + 1 */
+    char    sealed_id[64 + 1];		/* its envelope id (CM_ENVELOPE_ID_MAX) */
+    const char *sealed_subject;		/* its Subject (client pool) */
 };
 
 extern struct cmail_pop3_client *cmail_pop3_client_get(struct client *client);

@@ -304,6 +304,18 @@ if [ -e /etc/systemd/system/sockets.target.wants/cmtpd.socket ]; then
   clean "master.cf without cmtpd, but cmtpd.socket enabled here" "" -v
 else
   broken "master.cf without cmtpd" "^error: master.cf: no service runs cmtpd"
+  # A standalone cmtpd -l (cmtpd.service) counts when it reads this cmail.conf.
+  bash -c "exec -a $T/bin/cmtpd bash -c 'sleep 60; :' x -l 127.0.0.1:1 -c $T/other.conf" &
+  other=$!
+  sleep 0.3
+  broken "master.cf without cmtpd, a cmtpd -l with another cmail.conf running" "^error: master.cf: no service runs cmtpd"
+  kill $other 2>/dev/null; wait $other 2>/dev/null
+  bash -c "exec -a $T/bin/cmtpd bash -c 'sleep 60; :' x -l 127.0.0.1:1 -c $C" &
+  other=$!
+  sleep 0.3
+  clean "master.cf without cmtpd, a cmtpd -l with this cmail.conf running" \
+    "^ok: a standalone cmtpd -l with this cmail.conf is running \(pid $other\)" -v
+  kill $other 2>/dev/null; wait $other 2>/dev/null
 fi
 good; sed -i 's/user=cmail argv=.*cmtpd/user=root argv=\/nonexistent\/cmtpd/' "$PF/master.cf"
 broken "cmtpd as root" "^error: master.cf: service 10587 \(cmtpd\) runs as root"

@@ -4,9 +4,12 @@
 # recycled after -m connections and gone after -i idle seconds, a real deposit
 # with `cmail send`, TLS session resumption (cmail send --tls-session; openssl
 # s_client -sess_out/-sess_in says "Reused"), a Cmail peer's client certificate
-# still seen and validated on a resumed session, SIGTERM stops the parent and
-# every worker (no process left), workers leave by themselves when the parent
-# is killed, bad option values refused.
+# still seen and validated on a resumed session (and a plain client's resumed
+# session carries none), -t 0 (no tickets) and -t 2 (tickets expire), -T
+# (implicit TLS) in the pool, no ticket in stdin/stdout mode
+# (systemd-socket-activate --inetd, as cmtpd.socket), SIGTERM stops the parent
+# and every worker (no process left), workers leave by themselves when the
+# parent is killed, bad option values refused.
 # No Postfix: the injection listener is smtp-sink, the notary the real one.
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
@@ -222,12 +225,67 @@ check_output "-t 0: a full handshake, the CMTP session works" "^250 OK" cat "$T/
 check_fails "-t 0: no session ticket: openssl s_client has no session to save" test -s "$T/t0.sess"
 kill -TERM "$POOL_PID"; gone_within 12 "$POOL_PID"
 
+# -t 2: tickets live 2 s (and the keys are renewed): an older session is not resumed.
+start_pool "$T/t2.log" -t 2 -m 1
+sclient -sess_out "$T/t2.sess" > "$T/t2a.out"
+sclient -sess_in "$T/t2.sess" > "$T/t2b.out"
+check_output "-t 2: resumed at once" "^Reused, TLSv1.3" cat "$T/t2b.out"
+sleep 3.5
+sclient -sess_in "$T/t2.sess" > "$T/t2c.out"
+check_output "-t 2: 3.5 s later the ticket is refused, a full handshake (New)" "^New, TLSv1.3" cat "$T/t2c.out"
+kill -TERM "$POOL_PID"; gone_within 12 "$POOL_PID"
+
+# -T: implicit TLS in the workers too; the session resumes.
+start_pool "$T/tls.log" -T
+itls() {
+  printf 'CELO client.example.org\nQUIT\n' | timeout 20 openssl s_client -connect "127.0.0.1:$PORT" \
+    -servername mail.example.org -CAfile "$P/ca.pem" -verify_return_error -crlf -ign_eof "$@" 2>&1
+}
+itls -sess_out "$T/itls.sess" > "$T/itls1.out"
+check_output "-T: implicit TLS, the greeting comes inside TLS" "^220 mail.example.org CMTP" cat "$T/itls1.out"
+itls -sess_in "$T/itls.sess" > "$T/itls2.out"
+check_output "-T: the second connection resumes (Reused) and CELO works" "^250 OK" \
+  sh -c "grep -q '^Reused, TLSv1.3' '$T/itls2.out' && cat '$T/itls2.out'"
+kill -TERM "$POOL_PID"; gone_within 12 "$POOL_PID"
+
+# One cmtpd per connection on stdin/stdout (as cmtpd.socket or spawn(8)): no ticket.
+if command -v systemd-socket-activate >/dev/null; then
+  : > "$T/inetd.log"
+  systemd-socket-activate -l "127.0.0.1:$PORT" -a --inetd "$CMTPD" -c "$T/cmail.conf" -L "$T/inetd.log" \
+    >>"$T/inetd.out" 2>&1 &
+  SA_PID=$!
+  cm_on_exit "kill $SA_PID 2>/dev/null"
+  mta_wait_port "$PORT" 10
+  sclient -sess_out "$T/inetd.sess" > "$T/inetd.out1"
+  check_output "stdin/stdout mode (systemd-socket-activate --inetd): the session works" "^250 OK" cat "$T/inetd.out1"
+  check_fails "stdin/stdout mode issues no session ticket (nothing saved by s_client)" test -s "$T/inetd.sess"
+  kill "$SA_PID"; wait "$SA_PID" 2>/dev/null
+else
+  skip "systemd-socket-activate not installed"
+fi
+
+# A peer's certificate revoked after its full handshake: the resumed session still
+# carries it, and cmtpd (a long-lived worker) checks it against the new CRL.
+start_pool "$T/rev.log" -i 60
+psess -sess_out "$T/peer3.sess" > "$T/rev1.out"
+check_output "peer before the revocation: CHCK RCPT allowed" "^250 OK" cat "$T/rev1.out"
+cp "$P/server.pem" "$P/users/peer-server@example.org.pem"
+"$CMAIL" pki revoke "$P" peer-server@example.org >/dev/null 2>&1
+rm -f "$P/users/peer-server@example.org.pem"
+check_output "the peer's certificate is now on the CRL (openssl crl)" "Serial Number: *$(openssl x509 -in "$P/server.pem" -noout -serial | cut -d= -f2)" \
+  openssl crl -in "$P/crl.pem" -noout -text
+psess -sess_in "$T/peer3.sess" > "$T/rev2.out"
+check_output "peer after the revocation: the session is Reused" "^Reused, TLSv1.3" cat "$T/rev2.out"
+check_output "... and its certificate is refused (530, revoked)" "^530 5.7.0 Must authenticate as a Cmail server first: certificate refused: .*revoked" \
+  cat "$T/rev2.out"
+kill -TERM "$POOL_PID"; gone_within 12 "$POOL_PID"
+
 # --- the parent killed outright: idle workers leave by themselves ----------------
 start_pool "$T/kill.log" -i 60
 session; session
 ws=$(workers "$POOL_PID" | tr '\n' ' ')
 check "an idle worker waits for connections ($ws)" test -n "$ws"
-kill -KILL "$POOL_PID"
+kill -KILL "$POOL_PID"; wait "$POOL_PID" 2>/dev/null
 check "SIGKILL of the parent: the idle workers exit within 3 s" gone_within 3 $ws
 
 # --- option values -------------------------------------------------------------

@@ -334,6 +334,10 @@ play "endless NOOPs: 100 free, then 20 more counted as errors, then 421 and the 
 { echo "< 220"; for i in $(seq 40); do echo "> RSET"; echo "< 250"; echo "> HELP"; echo "< 214"; echo "> NOOP"; echo "< 250"; done
   echo "> NOOP"; echo "< 421"; echo "eof"; } > "$T/junk.script"
 play "RSET, HELP and NOOP share the bound (121st such command: 421)" < "$T/junk.script"
+{ echo "< 220"; echo "> STARTTLS"; echo "< 220"; echo "tls"
+  for i in $(seq 60); do echo "> CELO client.example.org"; echo "< 250"; echo "> DELV CertifiedMail"; echo "< 250"; done
+  echo "> CELO client.example.org"; echo "< 421"; echo "eof"; } > "$T/celo.script"
+play "endless CELO/DELV share the bound too (121st: 421)" < "$T/celo.script"
 { echo "< 220"; for i in $(seq 50); do echo "> NOOP"; echo "< 250"; done
   echo "> QUIT"; echo "< 221"; echo "eof"; } > "$T/noop50.script"
 play "50 NOOPs in a session are fine" < "$T/noop50.script"

@@ -13,8 +13,11 @@
  *	disk takes effect at the next check without a restart (file and
  *	directory), a cached CRL with a bad signature is still refused,
  *	a cached CRL's nextUpdate is checked against each check's time,
- *	recently modified files are not cached; cm_certdir_preload() and
- *	cm_trust_anchor_names().
+ *	recently modified files are not cached; the memo of passed path
+ *	checks (hit only for the same certificate, trust store and CRL
+ *	objects, and a time on the same side of every boundary; no memo
+ *	for failures or with untrusted certificates); cm_certdir_preload()
+ *	and cm_trust_anchor_names().
  *--*/
 #include "config.h"
 #include <stdarg.h>
@@ -196,6 +199,16 @@ static CM_CERTCACHE_STATS stats(void)
 
     cm_certcache_stats(&s);
     return (s);
+}
+
+/* memo_hits - path check memo hits so far */
+static unsigned long memo_hits(void)
+{
+    unsigned long hits, misses;
+    int     entries;
+
+    cm_cert_memo_stats(&hits, &misses, &entries);
+    return (hits);
 }
 
 /* check - cm_cert_check with role none at time at (0: now); 0 or -1 */
@@ -583,6 +596,7 @@ static void test_crl_file_replaced(void **state)
     CM_CERTCACHE_STATS s0, s1;
     CM_TRUST *t;
     char    crl[300], spare[300], cmd[1400], err[300];
+    unsigned long m0;
 
     (void) state;
     /* Copies that keep the aged timestamps (and their own inodes). */
@@ -595,7 +609,9 @@ static void test_crl_file_replaced(void **state)
     t = cm_trust_load(g_anchors, crl, err, sizeof(err));
     assert_non_null(t);
     assert_int_equal(check(t, g_user, 0, &rep), 0);
+    m0 = memo_hits();
     assert_int_equal(check(t, g_user, 0, &rep), 0);
+    assert_int_equal(memo_hits() - m0, 1);	/* the path check memoized, too */
     s1 = stats();
     /* Parsed once (at load), then served from the cache. */
     assert_int_equal(s1.crl_parses - s0.crl_parses, 1);
@@ -648,17 +664,20 @@ static void test_crl_bad_signature(void **state)
     CM_CERTCACHE_STATS s0, s1;
     CM_TRUST *t;
     char    err[300];
+    unsigned long m0;
     int     i;
 
     (void) state;
     t = cm_trust_load(g_anchors, g_crl_forged, err, sizeof(err));
     assert_non_null(t);
     s0 = stats();
+    m0 = memo_hits();
     for (i = 0; i < 3; i++) {
 	assert_int_equal(check(t, g_user, 0, &rep), -1);
 	expect_rule(&rep, "revocation", 0, "CRL signature failure");
 	expect_rule(&rep, "path", 1, 0);
     }
+    assert_int_equal(memo_hits(), m0);		/* failures are not memoized */
     s1 = stats();
     assert_int_equal(s1.crl_parses, s0.crl_parses);
     assert_int_equal(s1.crl_hits - s0.crl_hits, 3);
@@ -686,6 +705,88 @@ static void test_crl_expiry_per_check(void **state)
     assert_int_equal(s1.crl_parses, s0.crl_parses);
     assert_int_equal(s1.crl_hits - s0.crl_hits, 4);
     cm_trust_free(t);
+}
+
+/* test_memo_times - a memoized check is not used across a time boundary */
+static void test_memo_times(void **state)
+{
+    CM_CERT_REPORT rep, rep2;
+    CM_CERT_OPTS o;
+    CM_TRUST *t;
+    X509   *inter, *leaf;
+    STACK_OF(X509) *untrusted;
+    char    err[300];
+    unsigned long m0;
+    time_t  now = time(0);
+    int     i;
+
+    (void) state;
+    /* g_crl_ok: thisUpdate NOW - DAY, nextUpdate NOW + 30 days */
+    t = cm_trust_load(g_anchors, g_crl_ok, err, sizeof(err));
+    assert_non_null(t);
+    assert_int_equal(check(t, g_user, now, &rep), 0);
+    m0 = memo_hits();
+    assert_int_equal(check(t, g_user, now, &rep2), 0);
+    assert_int_equal(memo_hits() - m0, 1);
+    for (i = 0; i < 3; i++) {
+	assert_string_equal(rep.rules[i].rule, rep2.rules[i].rule);
+	assert_string_equal(rep.rules[i].reason, rep2.rules[i].reason);
+    }
+    assert_int_equal(rep.n, rep2.n);
+    /* inside the interval: served, with this check's time in the reason */
+    assert_int_equal(check(t, g_user, now + 10 * DAY, &rep), 0);
+    assert_int_equal(memo_hits() - m0, 2);
+    expect_rule(&rep, "validity", 1, "checked at");
+    /* at nextUpdate exactly: computed (and passes: inclusive) */
+    assert_int_equal(check(t, g_user, NOW + 30 * DAY, &rep), 0);
+    assert_int_equal(memo_hits() - m0, 2);
+    /* one second later: the CRL expired */
+    assert_int_equal(check(t, g_user, NOW + 30 * DAY + 1, &rep), -1);
+    expect_rule(&rep, "revocation", 0, "expired: nextUpdate");
+    /* after the certificate's notAfter */
+    assert_int_equal(check(t, g_user, NOW + 366 * DAY, &rep), -1);
+    expect_rule(&rep, "validity", 0, "expired");
+    /* before thisUpdate - the CRL is not yet issued: no usable CRL */
+    assert_int_equal(check(t, g_user, NOW - 2 * DAY, &rep), -1);
+    expect_rule(&rep, "revocation", 0, 0);
+    assert_int_equal(memo_hits() - m0, 2);
+    /* back inside: served again */
+    assert_int_equal(check(t, g_user, now + 1, &rep), 0);
+    assert_int_equal(memo_hits() - m0, 3);
+    /* with untrusted certificates (path building help): never memoized */
+    inter = mkcert("Helper CA", 0, 3);
+    leaf = mkcert("Leaf", g_ca, 105);
+    untrusted = sk_X509_new_null();
+    assert_non_null(untrusted);
+    assert_true(sk_X509_push(untrusted, inter));
+    memset(&o, 0, sizeof(o));
+    o.purpose = CM_PURPOSE_ANY;
+    o.untrusted = untrusted;
+    m0 = memo_hits();
+    assert_int_equal(cm_cert_check(t, leaf, &o, &rep), 0);
+    assert_int_equal(cm_cert_check(t, leaf, &o, &rep), 0);
+    assert_int_equal(memo_hits(), m0);
+    /* another trust store with the same files: its own memo */
+    {
+	CM_TRUST *t2 = cm_trust_load(g_anchors, g_crl_ok, err, sizeof(err));
+
+	assert_non_null(t2);
+	assert_int_equal(check(t2, g_user, now, &rep), 0);
+	assert_int_equal(memo_hits(), m0);
+	cm_trust_free(t2);
+    }
+    sk_X509_free(untrusted);
+    X509_free(inter);
+    X509_free(leaf);
+    cm_trust_free(t);
+    cm_cert_memo_flush();
+    {
+	unsigned long h, mi;
+	int     n;
+
+	cm_cert_memo_stats(&h, &mi, &n);
+	assert_int_equal(n, 0);
+    }
 }
 
 /* test_crl_racy - a file modified just now is parsed at every check */
@@ -874,6 +975,7 @@ int     main(void)
 	cmocka_unit_test(test_crl_dir_changed),
 	cmocka_unit_test(test_crl_bad_signature),
 	cmocka_unit_test(test_crl_expiry_per_check),
+	cmocka_unit_test(test_memo_times),
 	cmocka_unit_test(test_crl_racy),
 	cmocka_unit_test(test_crl_cache_bounded),
 	cmocka_unit_test(test_certdir_preload),
