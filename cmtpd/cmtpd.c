@@ -22,7 +22,8 @@
  *	connection waits and no worker is idle, at most -p (100) at a
  *	time; each worker accepts and serves connections in turn, up to
  *	-m (100) of them, and exits after -i (100) seconds without one.
- *	Workers report busy/idle to the parent over a pipe; a worker whose
+ *	Workers report busy/idle to the parent over a pipe; a new
+ *	connection wakes one idle worker (EPOLLEXCLUSIVE); a worker whose
  *	parent is gone stops accepting. SIGTERM or SIGINT: the parent
  *	terminates the workers (SIGTERM; SIGKILL after 10 seconds), reaps
  *	them and exits. TLS session tickets (keys shared by all workers,
@@ -63,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <netdb.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -252,26 +254,39 @@ static void pool_report(int status_fd, int busy)
 static void pool_worker(CMTP_SESSION *proto, int lfd, int status_fd, int lifeline,
 			        const POOL_OPTS *o)
 {
-    struct pollfd pfd[2];
+    struct epoll_event ev, got[2];
     int     uses = 0;
-    int     fd, n;
+    int     ep, fd, n, i, idle;
 
+    /*
+     * EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all of
+     * them (no thundering herd with a large pool).
+     */
+    if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+	msg_fatal("epoll_create1: %m");
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = lfd;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+	msg_fatal("epoll_ctl: %m");
+    ev.events = EPOLLIN;
+    ev.data.fd = lifeline;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, lifeline, &ev) < 0)
+	msg_fatal("epoll_ctl: %m");
     while (uses < o->max_use) {
-	pfd[0].fd = lfd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = lifeline;
-	pfd[1].events = POLLIN;
-	pfd[0].revents = pfd[1].revents = 0;
-	if ((n = poll(pfd, 2, o->max_idle * 1000)) < 0) {
+	if ((n = epoll_wait(ep, got, 2, o->max_idle * 1000)) < 0) {
 	    if (errno == EINTR)
 		continue;
-	    msg_warn("poll: %m");
+	    msg_warn("epoll_wait: %m");
 	    break;
 	}
-	if (n == 0 || pfd[1].revents != 0)
-	    break;				/* idle too long, or the parent is gone */
-	/* Every idle worker wakes; one gets the connection (lfd is non-blocking). */
+	for (idle = (n == 0), i = 0; i < n; i++)
+	    if (got[i].data.fd == lifeline)
+		idle = 1;			/* the parent is gone: stop */
+	/* lfd is non-blocking: another worker may have taken the connection. */
 	if ((fd = accept4(lfd, 0, 0, SOCK_CLOEXEC)) < 0) {
+	    if (idle)
+		break;				/* idle too long and nothing waits */
 	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
 		&& errno != ECONNABORTED) {
 		msg_warn("accept: %m");
@@ -285,7 +300,10 @@ static void pool_worker(CMTP_SESSION *proto, int lfd, int status_fd, int lifelin
 	close(fd);
 	if (++uses < o->max_use)
 	    pool_report(status_fd, 0);
+	if (idle)
+	    break;
     }
+    close(ep);
     _exit(0);
 }
 
@@ -312,6 +330,7 @@ static int pool_spawn(CMTP_SESSION *proto, POOL_SLOT *slot, int lfd, int status[
 	if (pool_stop)
 	    _exit(0);
 	pool_worker(proto, lfd, status[1], lifeline[0], o);
+	_exit(0);				/* not reached */
     }
     slot->pid = pid;
     slot->busy = 0;

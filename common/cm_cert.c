@@ -72,14 +72,14 @@
 struct CM_TRUST {
     STACK_OF(X509) *anchors;		/* every one an anchor */
     char   *crl_path;			/* file or directory, or null */
-    unsigned long id;			/* unique in the process (memo key) */
 };
 
  /*
   * Memo of path checks that passed (path, validity and revocation), per
-  * trust store, leaf DER and the very CRL objects checked against (held
-  * by reference, so the same pointers mean the same CRLs: a CRL file that
-  * changed gives new objects, see cm_crlcache_get()). A memo serves a
+  * leaf DER and the very anchor and CRL objects checked against (held by
+  * reference, so the same pointers mean the same certificates and CRLs:
+  * trust stores loaded from the same files share the cached objects, a
+  * CRL file that changed gives new ones, see cm_certcache(3)). A memo serves a
   * later check only while its time is on the same side of every time
   * that can change the outcome (notBefore/notAfter of the leaf and every
   * anchor, thisUpdate/nextUpdate of every CRL), or is the same second:
@@ -89,7 +89,7 @@ struct CM_TRUST {
 #define CM_MEMO_MAX	64
 
 typedef struct {
-    unsigned long trust_id;
+    STACK_OF(X509) *anchors;		/* referenced */
     unsigned char *der;			/* the leaf */
     size_t  len;
     STACK_OF(X509_CRL) *crls;		/* referenced */
@@ -108,9 +108,6 @@ static PATH_MEMO memo[CM_MEMO_MAX];
 static int nmemo;
 static unsigned long long memo_tick;
 static unsigned long memo_hits, memo_misses;
-static unsigned long trust_ids;
-
-static void memo_enter(void);
 
  /*
   * Rule categories of OpenSSL's errors.
@@ -710,9 +707,6 @@ CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err, size_t
 	bfmt(err, errlen, "out of memory");
 	return (0);
     }
-    memo_enter();
-    trust->id = ++trust_ids;
-    pthread_mutex_unlock(&memo_lock);
     if (anchors) {
 	struct stat stb;
 
@@ -955,6 +949,7 @@ static void memo_enter(void)
 static void memo_drop(int i)
 {
     free(memo[i].der);
+    sk_X509_pop_free(memo[i].anchors, X509_free);
     sk_X509_CRL_pop_free(memo[i].crls, X509_CRL_free);
     memo[i] = memo[--nmemo];
     memset(&memo[nmemo], 0, sizeof(memo[nmemo]));
@@ -969,6 +964,19 @@ static int memo_same_crls(STACK_OF(X509_CRL) *a, STACK_OF(X509_CRL) *b)
 	return (0);
     for (i = 0; i < sk_X509_CRL_num(a); i++)
 	if (sk_X509_CRL_value(a, i) != sk_X509_CRL_value(b, i))
+	    return (0);
+    return (1);
+}
+
+/* memo_same_anchors - the very same anchor objects, in the same order */
+static int memo_same_anchors(STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+    int     i;
+
+    if (sk_X509_num(a) != sk_X509_num(b))
+	return (0);
+    for (i = 0; i < sk_X509_num(a); i++)
+	if (sk_X509_value(a, i) != sk_X509_value(b, i))
 	    return (0);
     return (1);
 }
@@ -1019,7 +1027,8 @@ static int memo_get(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_t
     for (i = 0; i < nmemo; i++) {
 	PATH_MEMO *m = memo + i;
 
-	if (m->trust_id == trust->id && m->len == (size_t) n && memcmp(m->der, der, m->len) == 0
+	if (m->len == (size_t) n && memcmp(m->der, der, m->len) == 0
+	    && memo_same_anchors(m->anchors, trust->anchors)
 	    && memo_same_crls(m->crls, all) && memo_valid_at(m, at)) {
 	    bfmt(path_reason, len, "%s", m->path_reason);
 	    bfmt(rev_reason, len, "%s", m->rev_reason);
@@ -1042,10 +1051,9 @@ static void memo_put(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_
 		             const char *path_reason, const char *rev_reason)
 {
     PATH_MEMO m;
-    int     i, n, lru;
+    int     i, j = 0, n, lru;
 
     memset(&m, 0, sizeof(m));
-    m.trust_id = trust->id;
     m.at = at;
     if (memo_bound(X509_get0_notBefore(cert), &m) < 0 || memo_bound(X509_get0_notAfter(cert), &m) < 0)
 	return;
@@ -1064,9 +1072,11 @@ static void memo_put(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_
     }
     bfmt(m.path_reason, sizeof(m.path_reason), "%s", path_reason);
     bfmt(m.rev_reason, sizeof(m.rev_reason), "%s", rev_reason);
-    if ((n = i2d_X509(cert, &m.der)) <= 0 || (m.crls = sk_X509_CRL_new_null()) == 0) {
+    if ((n = i2d_X509(cert, &m.der)) <= 0 || (m.crls = sk_X509_CRL_new_null()) == 0
+	|| (m.anchors = sk_X509_new_null()) == 0) {
 	ERR_clear_error();
 	OPENSSL_free(m.der);
+	sk_X509_CRL_free(m.crls);
 	return;
     }
     m.len = (size_t) n;
@@ -1080,9 +1090,20 @@ static void memo_put(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_
 	    break;
 	}
     }
-    if (i < sk_X509_CRL_num(all)) {
+    for (j = 0; i == sk_X509_CRL_num(all) && j < sk_X509_num(trust->anchors); j++) {
+	X509   *a = sk_X509_value(trust->anchors, j);
+
+	if (!X509_up_ref(a))
+	    break;
+	if (!sk_X509_push(m.anchors, a)) {
+	    X509_free(a);
+	    break;
+	}
+    }
+    if (i < sk_X509_CRL_num(all) || j < sk_X509_num(trust->anchors)) {
 	OPENSSL_free(m.der);
 	sk_X509_CRL_pop_free(m.crls, X509_CRL_free);
+	sk_X509_pop_free(m.anchors, X509_free);
 	return;
     }
     /* memo_drop() frees with free(): keep the DER in malloc()ed memory */
@@ -1092,6 +1113,7 @@ static void memo_put(CM_TRUST *trust, X509 *cert, STACK_OF(X509_CRL) *all, time_
 	if (copy == 0) {
 	    OPENSSL_free(m.der);
 	    sk_X509_CRL_pop_free(m.crls, X509_CRL_free);
+	    sk_X509_pop_free(m.anchors, X509_free);
 	    return;
 	}
 	memcpy(copy, m.der, m.len);

@@ -83,8 +83,9 @@
  *	A path check that passed (path, validity and revocation rules,
  *	no opts->untrusted) is memoized per process (at most 64, least
  *	recently used out): a later check of the same certificate (DER)
- *	with the same trust store and the very same CRL objects (a CRL
- *	file that changed is parsed into new ones) reuses the three
+ *	against the very same anchor and CRL objects (trust stores loaded
+ *	from the same files share them through the cache; a CRL file that
+ *	changed is parsed into new ones) reuses the three
  *	results when its time lies on the same side of every notBefore,
  *	notAfter, thisUpdate and nextUpdate of the certificate, the
  *	anchors and the CRLs (or is the same second): then OpenSSL's path

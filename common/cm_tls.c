@@ -30,7 +30,7 @@
  */
 typedef struct {
     char   *path;
-    SSL_SESSION *offer;			/* read from path, offered once */
+    SSL_SESSION *offer;			/* read from path, offered to each handshake */
 } CM_TLS_SESSFILE;
 
 static int cm_tls_sessfile_index = -1;

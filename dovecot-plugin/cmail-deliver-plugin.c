@@ -416,16 +416,17 @@ static void cmail_deliver_expire(struct mail_user *user, const struct cmail_deli
 	return;
     }
     while ((d = readdir(dp)) != NULL && n < CMAIL_DELIVER_RECORD_MAX) {
-	const char *path;
-
 	if (d->d_name[0] == '.')
 	    continue;
-	path = t_strconcat(rec->dir, "/", d->d_name, NULL);
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < limit) {
-	    if (unlink(path) < 0 && errno != ENOENT)
-		i_error("cmail_deliver: unlink(%s) failed: %m", path);
-	    n++;
-	}
+	T_BEGIN {
+	    const char *path = t_strconcat(rec->dir, "/", d->d_name, NULL);
+
+	    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < limit) {
+		if (unlink(path) < 0 && errno != ENOENT)
+		    i_error("cmail_deliver: unlink(%s) failed: %m", path);
+		n++;
+	    }
+	} T_END;
     }
     (void) closedir(dp);
 }

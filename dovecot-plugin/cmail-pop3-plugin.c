@@ -42,7 +42,13 @@
  *	cache: mail_always_cache_fields = hdr.x-cmail-delivery-type
  *	(the plugin asks for it as a wanted header, so Dovecot's cache
  *	decisions pick it up by themselves after first use).
+ *
+ *	The delivery side belongs with it: load cmail_deliver in lmtp
+ *	(protocol lmtp { mail_plugins = $mail_plugins cmail_deliver },
+ *	cmail-deliver-plugin.c), so that a receipt notice mail submitted
+ *	twice, or a certified message Postfix delivers again, is saved once.
  * SEE ALSO
+ *	cmail-deliver-plugin.c,
  *	cmail-pop3-glue.c, cmail-pop3-commands.c, cmail-pop3-receipt.c,
  *	cmail-notary(8), PROFILE.md sections 4-6
  *--*/

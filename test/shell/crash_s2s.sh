@@ -266,11 +266,13 @@ fetch_bg() {
 wait_jobs() { [ ${#JOBS[@]} -gt 0 ] && wait "${JOBS[@]}" 2>/dev/null; JOBS=(); }
 BOXB=$TOP/b/mail/bob BOXA=$TOP/a/mail/alice
 # snap [archive]: record "FILE ENVID SUBJECT" of every message in bob's Maildir in
-# $TOP/seen.bob (one line per delivery); with "archive", move those bob answered out
+# $TOP/seen.bob (one line per delivery); with "archive", move out those whose receipt
+# b.test's plugin has mailed ("receipt-sent"; an answered message without it stays:
+# the plugin mails its receipt when bob's next fetch RETRs it again)
 : > "$TOP/seen.bob"
 snap() {
   local f b line answered=""
-  [ "${1:-}" = archive ] && answered=$(sq b "select envelope_id from evidence where event='answered'")
+  [ "${1:-}" = archive ] && answered=$(sq b "select envelope_id from evidence where event='receipt-sent'")
   for f in "$BOXB"/new/* "$BOXB"/cur/*; do
     [ -f "$f" ] || continue
     b=${f##*/}

@@ -192,6 +192,37 @@ check "six concurrent LMTP deliveries of one receipt notice mail: all 250" \
   test "$(cat "$T"/par.? | grep -c 'alice@example.org 250')" = 6
 check "... one copy in alice's mailbox" test "$(mails_with alice Message-ID "$RID")" = 1
 
+# --- eight different certified messages to one user at once: the per-user lock
+# serializes them, none is lost; then the same eight again at once: none saved ---
+for i in 1 2 3 4 5 6 7 8; do
+  sed "s/^X-Cmail-Envelope-Id: .*/X-Cmail-Envelope-Id: 20261125T000000Z.par$i/" "$T/stored.eml" > "$T/par$i.eml"
+done
+nc=$(mta_count_mail carol)
+for round in 1 2; do
+  pids=""
+  for i in 1 2 3 4 5 6 7 8; do
+    lmtp alice@example.org carol@example.org "$T/par$i.eml" > "$T/pc$round.$i" 2>&1 &
+    pids="$pids $!"
+  done
+  wait $pids
+done
+check "sixteen concurrent LMTP deliveries (eight envelope ids, twice): all 250" \
+  test "$(cat "$T"/pc[12].? | grep -c 'carol@example.org 250')" = 16
+check "... eight copies saved, one per envelope id" test "$(mta_count_mail carol)" = $((nc + 8))
+check "... eight records, no pending one left" \
+  eval 'test "$(ls "$(mta_maildir carol)/cmail-delivered" | grep -c "^[0-9a-f]*$")" -ge 8 &&
+        test -z "$(ls "$(mta_maildir carol)/cmail-delivered" | grep pending)"'
+
+# --- expiry: records older than cmail_deliver_keep_days (30) go, once a day ---
+CREC=$(mta_maildir carol)/cmail-delivered
+old1=$(grep -l "par1$" "$CREC"/* | head -1)
+touch -d '40 days ago' "$old1"
+touch -d '2 days ago' "$CREC/.expired"
+sed "s/^X-Cmail-Envelope-Id: .*/X-Cmail-Envelope-Id: 20261125T000000Z.par9/" "$T/stored.eml" > "$T/par9.eml"
+lmtp alice@example.org carol@example.org "$T/par9.eml" > /dev/null
+check "a record older than 30 days is removed at the next delivery" test ! -e "$old1"
+check "... the recent ones stay" test "$(grep -l "par2$" "$CREC"/* | wc -l)" = 1
+
 # --- real receipt notice mails: bob answers with cmail fetch ---
 mkdir -p "$T/fb"
 check "bob's cmail fetch answers both certified messages" fetch --out "$T/fb"

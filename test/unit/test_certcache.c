@@ -14,8 +14,8 @@
  *	directory), a cached CRL with a bad signature is still refused,
  *	a cached CRL's nextUpdate is checked against each check's time,
  *	recently modified files are not cached; the memo of passed path
- *	checks (hit only for the same certificate, trust store and CRL
- *	objects, and a time on the same side of every boundary; no memo
+ *	checks (hit only for the same certificate, anchor and CRL objects,
+ *	also across trust stores loaded from the same files, and a time on the same side of every boundary; no memo
  *	for failures or with untrusted certificates); cm_certdir_preload()
  *	and cm_trust_anchor_names().
  *--*/
@@ -766,13 +766,26 @@ static void test_memo_times(void **state)
     assert_int_equal(cm_cert_check(t, leaf, &o, &rep), 0);
     assert_int_equal(cm_cert_check(t, leaf, &o, &rep), 0);
     assert_int_equal(memo_hits(), m0);
-    /* another trust store with the same files: its own memo */
+    /* another trust store from the same files: the same cached objects, a hit */
     {
 	CM_TRUST *t2 = cm_trust_load(g_anchors, g_crl_ok, err, sizeof(err));
+	char    a2[300];
+	FILE   *fp;
 
 	assert_non_null(t2);
 	assert_int_equal(check(t2, g_user, now, &rep), 0);
-	assert_int_equal(memo_hits(), m0);
+	assert_int_equal(memo_hits() - m0, 1);
+	cm_trust_free(t2);
+	/* other anchors (one more): not the same decision, no hit */
+	assert_non_null(fp = fopen(path_new(a2, sizeof(a2), "anchors2.pem"), "w"));
+	PEM_write_X509(fp, g_ca);
+	PEM_write_X509(fp, inter);
+	fclose(fp);
+	assert_non_null(t2 = cm_trust_load(a2, g_crl_ok, err, sizeof(err)));
+	assert_int_equal(check(t2, g_user, now, &rep), 0);
+	assert_int_equal(memo_hits() - m0, 1);
+	assert_int_equal(check(t2, g_user, now, &rep), 0);
+	assert_int_equal(memo_hits() - m0, 2);
 	cm_trust_free(t2);
     }
     sk_X509_free(untrusted);
