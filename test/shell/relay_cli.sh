@@ -318,6 +318,10 @@ if [ -n "$M" ]; then
   grep -q "^X-Envelope-From: <>" "$M" && grep -q "^X-Envelope-To: <alice@a.test>" "$M" \
     && ok "... from the null sender to alice" || not_ok "envelope: $(head -2 "$M")"
   grep -q "^Subject: Transit notice: .*reached b.test" "$M" && ok "... subject names the domain" || not_ok "subject: $(grep ^Subject "$M")"
+  # Fixed per envelope and domain (a retry after a crash mails the same mail): HASH is
+  # SHA-256 of the domain in lower case, its first 16 hex digits.
+  mid="<cmail-transit.ENV-OK.$(printf '%s' b.test | openssl dgst -sha256 -r | cut -c1-16)@b.test>"
+  grep -qixF "Message-ID: $mid"$'\r' "$M" && ok "... its Message-ID is $mid" || not_ok "Message-ID: $(grep -i '^Message-ID' "$M")"
   attachment "$M" transitNotice.xml "$T/stn.xml" && attachment "$M" depositNotice.xml "$T/sdn-att.xml" \
     && ok "... with transitNotice.xml and depositNotice.xml" || not_ok "attachments"
   cmp -s "$T/sdn-att.xml" "$T/sdn-ENV-OK.xml" && ok "... depositNotice.xml is the sealed SignedDepositNotice" || not_ok "sdn differs"
@@ -342,6 +346,30 @@ fi
 check_output "the journal has the relayed row (domain, peer, recipients, notice hash)" \
   "relayed .*domain=b.test.*notice_sha256=[0-9a-f]{64}.*peer=127.0.0.1:$OKPORT.*recipients=bob@b.test" \
   "$CMAIL" evidence show ENV-OK --db "$DB"
+# The same stored form again (Postfix retries after cmail-relay was killed once its work
+# was done): the journal's "relayed" row for b.test stops it before any SEND EVLP.
+n0=$(mailcount) np=$(grep -c "SEND EVLP" "$T/peer-ok.log")
+run_relay relay_again "$T/ok.eml" -c "$T/ok.conf" -L "$T/relay.log" -f alice@a.test -d b.test -- bob@b.test
+expect relay_again 0 "the same stored form again, relayed row in the journal"
+check_output "... logged: already relayed, not sent again" "ENV-OK: already relayed to b.test .*not sent again" cat "$T/relay.log"
+check "... no second SEND EVLP, no second transit notice mail, one relayed row" \
+  test "$(grep -c "SEND EVLP" "$T/peer-ok.log")" = "$np" -a "$(mailcount)" = "$n0" \
+  -a "$("$CMAIL" evidence show ENV-OK --db "$DB" | grep -c relayed)" = 1
+# Accepted by the peer, but the transit notice mail cannot be queued (notice submission
+# down): 75, nothing journalled, so that Postfix's retry relays it again (the peer does
+# not deliver twice) and mails the notice. Before: exit 0 and the notice was lost.
+stored ENV-NOMAIL "$T/nomail.eml" "$NOW"
+conf "$T/nomail.conf" "$OKPORT" "notary_socket = $SOCK" "notice_submission_address = 127.0.0.1:$DEAD" "relay_lifetime = 600"
+n0=$(mailcount)
+run_relay relay_nomail "$T/nomail.eml" -c "$T/nomail.conf" -f alice@a.test -d b.test -- bob@b.test
+expect relay_nomail 75 "accepted by the peer, the notice mail cannot be queued" \
+  "^ENV-NOMAIL: relayed to b.test via .*transit notice mail was not queued: .*Connection refused"
+"$CMAIL" evidence show ENV-NOMAIL --db "$DB" 2>/dev/null | grep -q relayed && not_ok "... relayed journalled without its mail" \
+  || ok "... relayed not journalled (the retry will do it)"
+run_relay relay_nomail2 "$T/nomail.eml" -c "$T/ok.conf" -f alice@a.test -d b.test -- bob@b.test
+expect relay_nomail2 0 "... Postfix's retry with the submission back"
+check "... one transit notice mail, one relayed row" \
+  test "$(mailcount)" = $((n0 + 1)) -a "$("$CMAIL" evidence show ENV-NOMAIL --db "$DB" | grep -c relayed)" = 1
 
 # --- the peer says 554: non-delivery notice, 69 -------------------------------------------------------
 n0=$(mailcount)
