@@ -135,10 +135,12 @@ bench_source() {
 
 # bench_snapshot: copy the programs under test into $T/bin and point lib_cmail.sh
 # at the copies, so that a rebuild of the shared tree during a run cannot change
-# or break them (call before cmail_stack_start)
+# or break them (call before cmail_stack_start). BENCH_CMTPD=FILE benchmarks that
+# cmtpd binary instead of the tree's (an A/B comparison of two builds in one run).
 bench_snapshot() {
     local f
     mkdir -p "$T/bin" && chmod 0755 "$T/bin"
+    [ -n "${BENCH_CMTPD:-}" ] && CMTPD=$BENCH_CMTPD
     for f in "$CMTPD" "$NOTARY" "$MILTER" "$CMAIL"; do
         [ -x "$f" ] && cp "$f" "$T/bin/" || return 1
     done

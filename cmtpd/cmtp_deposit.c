@@ -22,9 +22,21 @@
  *	(its milter had the notary journal "queued") and the notary has
  *	journalled "deposited" do we answer 250. Any failure: 4xx/5xx,
  *	every spool file removed.
+ *
+ *	Per process (a cmtpd -l worker serves many connections), two
+ *	things are kept between deposits: the connection to the notary
+ *	(the notary keeps idle connections without holding a thread; a
+ *	request that fails on a connection that served before is tried
+ *	once more on a new one, with new spool files for a seal), and up
+ *	to SPOOL_KEEP unnamed spool files, emptied (ftruncate) for reuse
+ *	instead of a new inode per file (4 per deposit). A spool file is
+ *	kept only when nothing else can still hold it: the ENVELOPE file,
+ *	and the seal's files after the notary answered.
+ *	cmtp_deposit_cleanup() closes both at exit.
  *--*/
 #include "config.h"
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,6 +66,13 @@
 #include "cmtpd.h"
 
 #define NOTARY_TIMEOUT_MS 30000
+#define SPOOL_KEEP	4		/* emptied spool files kept for reuse */
+#define ENVELOPE_BUF	65536		/* DATA: bytes written and hashed at once */
+
+static FILE *spool_kept[SPOOL_KEEP];
+static int spool_nkept;
+static CM_NOTARY *notary_kept;		/* this process's notary connection */
+static unsigned long notary_kept_used;	/* requests answered on it */
 
 /* cmtp_watchdog - SIGALRM: the session outlived session_time_limit */
 void    cmtp_watchdog(int sig)
@@ -62,11 +81,28 @@ void    cmtp_watchdog(int sig)
     _exit(1);
 }
 
+/* spool_release - empty an unnamed spool file and keep it for reuse, or close it */
+static void spool_release(FILE *fp, int reuse)
+{
+    if (fp == 0)
+	return;
+    /* Unwritten buffer dropped, then the file emptied: no byte survives. */
+    __fpurge(fp);
+    if (reuse && spool_nkept < SPOOL_KEEP && ftruncate(fileno(fp), 0) == 0
+	&& fseek(fp, 0, SEEK_SET) == 0) {
+	clearerr(fp);
+	spool_kept[spool_nkept++] = fp;
+	return;
+    }
+    fclose(fp);
+}
+
 /* cmtp_discard_data - forget the ENVELOPE of this transaction */
 void    cmtp_discard_data(CMTP_SESSION *s)
 {
     if (s->envelope) {
-	fclose(s->envelope);
+	/* Never handed to another process: reusable. */
+	spool_release(s->envelope, 1);
 	s->envelope = 0;
     }
     free(s->mime_hash);
@@ -75,12 +111,15 @@ void    cmtp_discard_data(CMTP_SESSION *s)
     s->size = 0;
 }
 
-/* spool_anon - an unnamed temporary file in the spool directory (O_TMPFILE) */
+/* spool_anon - an empty unnamed file in the spool directory: a kept one, or O_TMPFILE */
 static FILE *spool_anon(CMTP_SESSION *s)
 {
-    int     fd = open(cm_config_str(s->cf, "spool_directory"), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int     fd;
     FILE   *fp;
 
+    if (spool_nkept > 0)
+	return (spool_kept[--spool_nkept]);
+    fd = open(cm_config_str(s->cf, "spool_directory"), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
 	msg_warn("create a temporary file in %s: %m", cm_config_str(s->cf, "spool_directory"));
 	return (0);
@@ -114,6 +153,37 @@ CM_NOTARY *cmtp_notary(CMTP_SESSION *s, char *err, size_t errlen)
     return (cm_notary_connect(cm_config_str(s->cf, "notary_socket"), NOTARY_TIMEOUT_MS, err, errlen));
 }
 
+/* notary_get - the kept notary connection (connected on first use); *reused: it served before */
+static CM_NOTARY *notary_get(CMTP_SESSION *s, int *reused, char *err, size_t errlen)
+{
+    if (notary_kept == 0) {
+	notary_kept = cmtp_notary(s, err, errlen);
+	notary_kept_used = 0;
+    }
+    *reused = notary_kept_used > 0;
+    return (notary_kept);
+}
+
+/* notary_done - after a request on the kept connection: keep it, or drop it after a failure */
+static void notary_done(int ok)
+{
+    if (ok) {
+	notary_kept_used++;
+    } else {
+	cm_notary_close(notary_kept);
+	notary_kept = 0;
+    }
+}
+
+/* cmtp_deposit_cleanup - close the kept notary connection and spool files */
+void    cmtp_deposit_cleanup(void)
+{
+    cm_notary_close(notary_kept);
+    notary_kept = 0;
+    while (spool_nkept > 0)
+	fclose(spool_kept[--spool_nkept]);
+}
+
 /* cmtp_postmark_notice - a Deposit- or TransitNotice of this ENVELOPE, signed by us */
 char   *cmtp_postmark_notice(CMTP_SESSION *s, CM_NOTICE_TYPE type, size_t *len,
 			             char *err, size_t errlen)
@@ -122,7 +192,8 @@ char   *cmtp_postmark_notice(CMTP_SESSION *s, CM_NOTICE_TYPE type, size_t *len,
     xmlDocPtr doc = 0;
     char   *xml = 0, *signed_xml = 0;
     size_t  xml_len;
-    CM_NOTARY *nc = 0;
+    CM_NOTARY *nc;
+    int     reused, attempt, rc;
 
     if (n == 0 || cm_notice_set_str(&n->envelope_id, s->envelope_id) < 0
 	|| cm_notice_add_mime_hash(n, CM_HASH_SHA256, s->mime_hash) < 0) {
@@ -132,17 +203,37 @@ char   *cmtp_postmark_notice(CMTP_SESSION *s, CM_NOTICE_TYPE type, size_t *len,
     if ((doc = cm_notice_build(n, err, errlen)) == 0
 	|| (xml = cm_xml_serialize(doc, &xml_len)) == 0)
 	goto done;
-    if ((nc = cmtp_notary(s, err, errlen)) == 0)
-	goto done;
-    if (cm_notary_sign(nc, xml, xml_len, CM_NOTARY_PLACE_POSTMARK, &signed_xml, len, err, errlen) < 0)
-	signed_xml = 0;
+    /* Signing has no side effect: a kept connection that failed is worth one retry. */
+    for (attempt = 0; signed_xml == 0 && attempt < 2; attempt++) {
+	if ((nc = notary_get(s, &reused, err, errlen)) == 0)
+	    break;
+	if ((rc = cm_notary_sign(nc, xml, xml_len, CM_NOTARY_PLACE_POSTMARK, &signed_xml, len,
+				 err, errlen)) != 0)
+	    signed_xml = 0;
+	notary_done(rc == 0);
+	if (rc != 0 && !reused)
+	    break;
+    }
 done:
-    cm_notary_close(nc);
     free(xml);
     if (doc)
 	xmlFreeDoc(doc);
     cm_notice_free(n);
     return (signed_xml);
+}
+
+/* envelope_flush - write and hash the buffered ENVELOPE bytes; -1 on a write error */
+static int envelope_flush(FILE *fp, CM_HASH *h, const char *buf, size_t *used)
+{
+    int     ret = 0;
+
+    if (*used == 0)
+	return (0);
+    if (fwrite(buf, 1, *used, fp) != *used)
+	ret = -1;
+    cm_hash_update(h, buf, *used);
+    *used = 0;
+    return (ret);
 }
 
 /* cmtp_read_envelope - 354, the ENVELOPE to an unnamed spool file, hashed */
@@ -155,8 +246,12 @@ int     cmtp_read_envelope(CMTP_SESSION *s)
     int     too_long_seen = 0, too_big = 0;
     CM_HEADERS hdrs;
     char    err[512];
+    char   *buf = 0;			/* lines with CRLF, written and hashed per ENVELOPE_BUF */
+    size_t  used = 0;
 
-    if ((fp = s->envelope = spool_anon(s)) == 0 || (h = cm_hash_new(CM_HASH_SHA256)) == 0) {
+    if ((fp = s->envelope = spool_anon(s)) == 0 || (h = cm_hash_new(CM_HASH_SHA256)) == 0
+	|| (buf = malloc(ENVELOPE_BUF)) == 0) {
+	free(buf);
 	cm_hash_free(h);
 	cmtp_discard_data(s);
 	cm_reply(s->st, 451, "4.3.0 Error: cannot create spool file");
@@ -171,6 +266,7 @@ int     cmtp_read_envelope(CMTP_SESSION *s)
 	if (n < 0) {
 	    /* Truncated DATA: nothing is kept. */
 	    msg_warn("%s: lost connection in DATA after %lld bytes", s->client_addr, s->size);
+	    free(buf);
 	    cm_hash_free(h);
 	    cmtp_discard_data(s);
 	    s->errors = CMTP_ERRORS_MAX;	/* the session ends */
@@ -189,11 +285,16 @@ int     cmtp_read_envelope(CMTP_SESSION *s)
 	    too_big = 1;
 	if (too_big || too_long_seen)
 	    continue;
-	if (fwrite(p, 1, (size_t) n, fp) != (size_t) n || fwrite("\r\n", 1, 2, fp) != 2)
+	/* n <= CM_LINE_MAX: a line with its CRLF always fits an empty buffer. */
+	if (used + (size_t) n + 2 > ENVELOPE_BUF && envelope_flush(fp, h, buf, &used) < 0)
 	    too_big = 2;
-	cm_hash_update(h, p, (size_t) n);
-	cm_hash_update(h, "\r\n", 2);
+	memcpy(buf + used, p, (size_t) n);
+	memcpy(buf + used + n, "\r\n", 2);
+	used += (size_t) n + 2;
     }
+    if (!too_big && !too_long_seen && envelope_flush(fp, h, buf, &used) < 0)
+	too_big = 2;
+    free(buf);
     s->mime_hash = cm_hash_final_b64(h);
     cm_hash_free(h);
     if (fflush(fp) != 0)
@@ -443,25 +544,52 @@ int     cmtp_store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice
     size_t  mdlen;
     CM_HASH *h;
     int     ret = -1;
-    int     attempt;
+    int     attempt, reused, rc;
+    int     reuse_files = 0;		/* nothing else holds cfp, sfp */
     time_t  now = time(0);
     struct tm tm;
 
     memset(&hdrs, 0, sizeof(hdrs));
     *temporary = 1;
     env = s->envelope;
-    rewind(env);
     /* Unnamed files: nothing to remove, nothing left behind by a crash. */
-    if ((cfp = spool_anon(s)) == 0 || (sfp = spool_anon(s)) == 0 || (ffp = spool_anon(s)) == 0) {
+    if ((ffp = spool_anon(s)) == 0) {
 	snprintf(err, errlen, "cannot create spool files");
 	goto done;
     }
-    if (cm_container_write(cfp, s->envelope_id, notice, notice_len, env, err, errlen) < 0)
-	goto done;
-    rewind(cfp);
-    if ((nc = cmtp_notary(s, err, errlen)) == 0
-	|| cm_notary_seal(nc, s->envelope_id, fileno(cfp), fileno(sfp), &stats, err, errlen) < 0)
-	goto done;
+
+    /*
+     * Sealing has no side effect: when it fails on a kept connection
+     * that served before (the notary restarted, or closed it as idle), try
+     * once more on a new connection, with new files (a notary still busy
+     * with the first request may hold the old ones).
+     */
+    for (attempt = 0; attempt < 2; attempt++) {
+	if (attempt > 0) {
+	    spool_release(cfp, 0);
+	    spool_release(sfp, 0);
+	    cfp = sfp = 0;
+	}
+	rewind(env);
+	if ((cfp = spool_anon(s)) == 0 || (sfp = spool_anon(s)) == 0) {
+	    snprintf(err, errlen, "cannot create spool files");
+	    goto done;
+	}
+	if (cm_container_write(cfp, s->envelope_id, notice, notice_len, env, err, errlen) < 0)
+	    goto done;
+	rewind(cfp);
+	if ((nc = notary_get(s, &reused, err, errlen)) == 0)
+	    goto done;
+	rc = cm_notary_seal(nc, s->envelope_id, fileno(cfp), fileno(sfp), &stats, err, errlen);
+	notary_done(rc == 0);
+	if (rc == 0)
+	    break;
+	if (!reused || attempt > 0)
+	    goto done;
+	msg_info("%s: seal on a kept notary connection failed (%s): trying a new one",
+		 s->envelope_id, err);
+    }
+    reuse_files = 1;			/* the notary answered: it let go of them */
     rewind(env);
     if (cm_headers_read(env, &hdrs, err, errlen) < 0)
 	goto done;
@@ -503,28 +631,28 @@ int     cmtp_store_and_submit(CMTP_SESSION *s, const char *notice, size_t notice
      * deposit it again. Try hard (a new connection each time) before giving up.
      */
     for (attempt = 1;; attempt++) {
-	if (nc != 0 && cm_notary_record(nc, s->envelope_id, event, details, ndetails, &rec,
-					err, errlen) == 0)
-	    break;
+	if ((nc = notary_get(s, &reused, err, errlen)) != 0) {
+	    rc = cm_notary_record(nc, s->envelope_id, event, details, ndetails, &rec, err, errlen);
+	    notary_done(rc == 0);
+	    if (rc == 0)
+		break;
+	}
 	msg_warn("%s: queued as %s, journalling \"%s\" failed (attempt %d): %s",
 		 s->envelope_id, queue_id, event, attempt, err);
 	if (attempt == 5)
 	    goto done;
-	sleep(1);
-	cm_notary_close(nc);
-	nc = cmtp_notary(s, err, errlen);
+	/* A kept connection that failed at once: no wait before a new one. */
+	if (!(attempt == 1 && reused))
+	    sleep(1);
     }
     msg_info("%s: %s, queued as %s, evidence row %lld", s->envelope_id, event, queue_id, rec.seq);
     ret = 0;
 done:
-    cm_notary_close(nc);
     cm_headers_free(&hdrs);
-    if (cfp)
-	fclose(cfp);
-    if (sfp)
-	fclose(sfp);
-    if (ffp)
-	fclose(ffp);
+    spool_release(cfp, reuse_files);
+    spool_release(sfp, reuse_files);
+    /* Read by this process only (cm_submit). */
+    spool_release(ffp, 1);
     return (ret);
 }
 

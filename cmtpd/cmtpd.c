@@ -76,6 +76,7 @@
 #include "cm_config.h"
 #include "cm_cert.h"
 #include "cm_certdir.h"
+#include "cm_certcache.h"
 #include "cm_pem.h"
 #include "cm_tls.h"
 #include "cm_xml.h"
@@ -304,6 +305,7 @@ static void pool_worker(CMTP_SESSION *proto, int lfd, int status_fd, int lifelin
 	    break;
     }
     close(ep);
+    cmtp_deposit_cleanup();
     _exit(0);
 }
 
@@ -573,6 +575,9 @@ int     main(int argc, char **argv)
 	X509_up_ref(proto.server_cert);
     else if ((proto.server_cert = cm_pem_read_cert(server_cert, err, sizeof(err))) == 0)
 	msg_fatal("server certificate: %s", err);
+    /* Our postmark's KeyInfo certificate (DEPO, signature 1): a cache hit. */
+    if (cm_certcache_add(proto.server_cert) < 0)
+	msg_warn("server certificate: cannot cache it");
     if (user && !listen_addr)
 	msg_fatal("-u needs -l (under spawn(8) or inetd the user is theirs to set)");
     if (listen_addr) {
@@ -588,6 +593,7 @@ int     main(int argc, char **argv)
 	serve(&proto, 0, 1);
     }
     /* Process-lifetime objects, freed so that leak checkers see a clean exit. */
+    cmtp_deposit_cleanup();
     SSL_CTX_free(proto.tls);
     X509_free(proto.server_cert);
     cm_trust_free(proto.trust);

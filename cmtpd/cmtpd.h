@@ -85,6 +85,7 @@ extern int cmtp_store_and_submit(CMTP_SESSION *s, const char *notice, size_t not
 extern void cmtp_depo(CMTP_SESSION *s, const char *arg);
 extern void cmtp_discard_data(CMTP_SESSION *s);
 extern void cmtp_watchdog(int sig);
+extern void cmtp_deposit_cleanup(void);
 
 /* cmtp_peer.c */
 extern void cmtp_peer_identify(CMTP_SESSION *s);

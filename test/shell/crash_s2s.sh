@@ -291,15 +291,17 @@ nbob() { { awk '{ print $1 }' "$TOP/seen.bob"; for f in "$BOXB"/new/* "$BOXB"/cu
 starts() { count "$TOP/ctl/$1.$2.starts" .; }
 
 # --- kill points: NAME STACK COMPONENT TRIGGER MAX-DELAY-MS KIND ---
-# TRIGGER: relay-a / relay-b (a start of that stack's cmail-relay), transit (b.test's
-# cmtpd issued a transit notice), retr (b.test's plugin sent a receipt notice on RETR).
+# TRIGGER: relay-a / relay-b (a start of that stack's cmail-relay), evlp-b (the first
+# start of b.test's cmtpd after a start of a.test's cmail-relay: the SEND EVLP session),
+# transit (b.test's cmtpd issued a transit notice), retr (b.test's plugin sent a
+# receipt notice on RETR).
 # KIND deposit: two sends, then the trigger; fetch: two messages are delivered to bob
 # first, then bob fetches.
 # (A relay run takes 100-200 ms here, Postfix's pipe delays=.../0.13; the delays
 # spread the kills over it and a little beyond.)
 POINTS=(
   "relay-a         a relay    relay-a  250 deposit"
-  "cmtpd-b         b cmtpd    relay-a  250 deposit"
+  "cmtpd-b         b cmtpd    evlp-b    80 deposit"
   "notary-b        b notary   relay-a  250 deposit"
   "notary-a        a notary   relay-a  250 deposit"
   "postfix-a       a postfix  relay-a  400 deposit"
@@ -340,7 +342,7 @@ do_kill() {
 # trigger_count TRIGGER: the current count of the trigger's events
 trigger_count() {
   case $1 in
-    relay-a) starts a cmail-relay ;;
+    relay-a|evlp-b) starts a cmail-relay ;;
     relay-b) starts b cmail-relay ;;
     transit) count "$TOP/b/cmtpd.log" 'transit notice issued' ;;
     retr) count "$TOP/b/dovecot/dovecot.log" 'RETR [0-9]+: receipt notice of' ;;
@@ -375,7 +377,8 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
   base=$(trigger_count "$trig")
   if [ "$kind" = fetch ]; then fetch_bg; else send_bg "$s1"; send_bg "$s2"; fi
-  if wait_trigger "$trig" "$base" 20; then
+  if wait_trigger "$trig" "$base" 20 &&
+     { [ "$trig" != evlp-b ] || wait_more "$TOP/ctl/b.cmtpd.starts" . "$(starts b cmtpd)" 5; }; then
     ms_sleep "$delay"
     what=$(do_kill "$st" "$comp")
     note "round $round/$ROUNDS: $name: $what ${delay} ms after $trig, restart after ${restart_delay} ms, t+$(( $(date +%s) - t_start )) s (sends $first..$nsend)"

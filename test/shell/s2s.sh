@@ -193,6 +193,8 @@ check_output "b.test journalled the transit" "transit" cmail_evidence show "$ENV
 use a
 check "alice receives the transit notice mail" wait_mails alice 'filename="transitNotice.xml"' 1 30
 TM=$(mails alice 'filename="transitNotice.xml"' | head -1)
+mid="<cmail-transit.$ENV1.$(printf '%s' b.test | openssl dgst -sha256 -r | cut -c1-16)@b.test>"
+check "the transit notice mail has the fixed Message-ID $mid" grep -qiF "Message-ID: $mid" "$TM"
 attachment "$TM" transitNotice.xml > "$TOP/notices/transit.xml"
 check_output "the transit notice mail carries a SignedTransitNotice for the envelope" \
   "SignedTransitNotice.*EnvelopeId=\"$ENV1\"|EnvelopeId=\"$ENV1\".*" cat "$TOP/notices/transit.xml"
@@ -218,6 +220,10 @@ use a
 check "alice receives the receipt notice mail (SEND NORP from b.test)" \
   wait_mails alice 'filename="receiptNotice.xml"' 1 40
 RM=$(mails alice 'filename="receiptNotice.xml"' | head -1)
+# The Message-ID the CPOP plugin gives this receipt (fixed per envelope and recipient:
+# a repeated SEND NORP after a crash mails the same mail, saved once by the delivery plugin)
+mid="<cmail-receipt.$ENV1.$(printf '%s' bob@b.test | openssl dgst -sha256 -r | cut -c1-16)@b.test>"
+check "a.test's receipt notice mail has the Message-ID $mid" grep -qiF "Message-ID: $mid" "$RM"
 attachment "$RM" receiptNotice.xml > "$TOP/notices/receipt.xml"
 check_output "the receipt notice mail carries bob's SignedReceiptNotice for the envelope" \
   "EnvelopeId=\"$ENV1\"" cat "$TOP/notices/receipt.xml"
