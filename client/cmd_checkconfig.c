@@ -99,6 +99,7 @@
 #define CC_ARGV_MAX	64		/* words of a spawn/pipe argv= */
 #define CC_EXPIRY_WARN	(30 * 86400)	/* warn when a certificate expires sooner */
 #define CC_PLUGIN_FILE	"lib95_cmail_plugin.so"
+#define CC_DELIVER_PLUGIN_FILE	"lib95_cmail_deliver_plugin.so"
 
 typedef struct {
     int     errors;
@@ -1472,6 +1473,39 @@ static int cc_word_in(const char *list, const char *word)
     return (0);
 }
 
+/* cc_check_dovecot_deliver - lmtp (or dovecot-lda) loads cmail_deliver */
+static void cc_check_dovecot_deliver(CC_STATE *cc, const char *file, const char *proto,
+				             const char *plugin_dir)
+{
+    char    filter[32], err[1024], plugin[4200];
+    char   *argv[] = {"doveconf", "-c", (char *) file, "-f", filter, "-h", "mail_plugins", 0};
+    char   *out = 0, *nl;
+
+    /*
+     * Postfix delivers at least once: without cmail_deliver a certified
+     * message delivered again after a crash is saved twice. A warning, not
+     * an error: certified mail still works, exactly-once delivery does not.
+     */
+    snprintf(filter, sizeof(filter), "protocol=%s", proto);
+    if (cc_run(argv, &out, err, sizeof(err)) != 0) {
+	cc_warn(cc, "dovecot: doveconf -f %s mail_plugins failed: %s", filter,
+		*err ? err : "non-zero exit status");
+    } else {
+	if ((nl = strchr(out, '\n')) != 0)
+	    *nl = 0;
+	if (!cc_word_in(out, "cmail_deliver"))
+	    cc_warn(cc, "dovecot: protocol %s does not load the cmail_deliver plugin (mail_plugins =%s%s): "
+		    "a certified message Postfix delivers again after a crash is saved twice",
+		    proto, *out ? " " : "", out);
+	else
+	    cc_ok(cc, "dovecot: protocol %s loads the cmail_deliver plugin", proto);
+    }
+    free(out);
+    snprintf(plugin, sizeof(plugin), "%s/%s", plugin_dir, CC_DELIVER_PLUGIN_FILE);
+    if (access(plugin, R_OK) != 0)
+	cc_warn(cc, "dovecot: the cmail_deliver plugin is not installed: %s: %s", plugin, strerror(errno));
+}
+
 /* cc_check_dovecot - the CPOP plugin lines */
 static void cc_check_dovecot(CC_STATE *cc, const char *file, const char *conf)
 {
@@ -1537,6 +1571,8 @@ static void cc_check_dovecot(CC_STATE *cc, const char *file, const char *conf)
 	else
 	    close(fd);
     }
+    cc_check_dovecot_deliver(cc, file, cc_word_in(protocols, "lmtp") ? "lmtp" : "lda",
+			     plugin_dir);
     free(out);
 }
 

@@ -43,6 +43,7 @@ good() {
   install -m 0600 "$P/server.key" "$T/cfg/tls.key"
   cp "$P/crl.pem" "$T/cfg/crl.pem"
   : > "$T/cfg/modules/lib95_cmail_plugin.so"
+  : > "$T/cfg/modules/lib95_cmail_deliver_plugin.so"
   cat > "$C" <<EOF
 # check-config test
 myhostname = mail.$D
@@ -97,7 +98,7 @@ cmail-relay unix -     n       n       -       -       pipe
 EOF
   cat > "$DC" <<EOF
 base_dir = $T/cfg/dovecot
-protocols = imap pop3
+protocols = imap pop3 lmtp
 ssl = no
 mail_location = maildir:$T/cfg/mail/%n
 mail_plugin_dir = $T/cfg/modules
@@ -111,6 +112,9 @@ userdb {
 }
 protocol pop3 {
   mail_plugins = \$mail_plugins cmail
+}
+protocol lmtp {
+  mail_plugins = \$mail_plugins cmail_deliver
 }
 mail_always_cache_fields = \$mail_always_cache_fields hdr.x-cmail-delivery-type
 plugin {
@@ -367,7 +371,7 @@ SCOPE= clean "--no-postfix skips Postfix" "" --no-postfix
 
 # --- dovecot ----------------------------------------------------------------
 SCOPE=--no-postfix
-good; sed -i 's/\$mail_plugins cmail/$mail_plugins/' "$DC"
+good; sed -i 's/\$mail_plugins cmail$/$mail_plugins/' "$DC"
 broken "protocol pop3 without the cmail plugin" "^error: dovecot: protocol pop3 does not load the cmail plugin"
 good; sed -i "/cmail_config/d" "$DC"
 broken "plugin { cmail_config } not set" "^error: dovecot: plugin \{ cmail_config \} is not set"
@@ -383,6 +387,17 @@ clean "no cached X-Cmail-Delivery-Type is a warning" "^warning: dovecot: mail_al
 good; printf 'plugin {\n  cmail_submission_host = 127.0.0.1:1\n}\n' >> "$DC"
 clean "unreachable submission host is a warning" \
   "^warning: dovecot: plugin \{ cmail_submission_host = 127.0.0.1:1 \} not reachable"
+good; sed -i 's/\$mail_plugins cmail_deliver/$mail_plugins/' "$DC"
+clean "protocol lmtp without cmail_deliver is a warning" \
+  "^warning: dovecot: protocol lmtp does not load the cmail_deliver plugin"
+good; sed -i "s/^protocols = .*/protocols = imap pop3/" "$DC"
+clean "without lmtp in protocols, dovecot-lda (protocol lda) is checked" \
+  "^warning: dovecot: protocol lda does not load the cmail_deliver plugin"
+good; rm "$T/cfg/modules/lib95_cmail_deliver_plugin.so"
+clean "cmail_deliver not installed is a warning" \
+  "^warning: dovecot: the cmail_deliver plugin is not installed: $T/cfg/modules/lib95_cmail_deliver_plugin.so"
+good
+clean "protocol lmtp loading cmail_deliver passes" "^ok: dovecot: protocol lmtp loads the cmail_deliver plugin" -v
 good; echo "bogus_setting = 1" >> "$DC"
 broken "doveconf failing is reported" "^error: dovecot: doveconf -c $DC failed: .*bogus_setting"
 SCOPE= clean "--no-dovecot skips Dovecot" "" --no-dovecot

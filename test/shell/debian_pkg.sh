@@ -147,6 +147,8 @@ for f in /usr/sbin/cmtpd /usr/sbin/cmail-notary /usr/sbin/cmail-milter /usr/bin/
 done
 PLUGIN_FILE=$(sed -n 's/^dovecot_moduledir=//p' /usr/lib/dovecot/dovecot-config)/lib95_cmail_plugin.so
 check "the Dovecot plugin is in Dovecot's module directory ($PLUGIN_FILE)" test -f "$PLUGIN_FILE"
+check "the Dovecot delivery plugin is there too (${PLUGIN_FILE%/*}/lib95_cmail_deliver_plugin.so)" \
+  test -f "${PLUGIN_FILE%/*}/lib95_cmail_deliver_plugin.so"
 if [ -x "$top_builddir/cmtpd/cmail-relay" ]; then
   check_output "cmail-relay is installed in libexec" "^/usr/libexec/.*cmail-relay$" dpkg -L cmail-server
 else
