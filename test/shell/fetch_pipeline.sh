@@ -58,7 +58,10 @@ exits() {
 # message 5's file cannot be renamed into place ---
 mkdir -p "$T/A/$ENV3.signed-receipt.xml" "$T/A/5.eml"
 # The client's writes and reads on the connection, to see the pipelining happen.
+# (LeakSanitizer cannot work under ptrace: in the ASan build it would die at exit,
+# before stdout is flushed; this run is checked for leaks by the second one.)
 exits "first run: exit 1 (messages 3 and 5 fail on the client)" 1 \
+  env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
   strace -f -o "$T/fetch.strace" -e trace=write,fsync -e signal=none "$CMAIL" "${fetch_args[@]}" --out "$T/A"
 cp "$T/.out" "$T/first.out"
 for i in 1 4 6; do
