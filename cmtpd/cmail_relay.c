@@ -100,7 +100,6 @@
 #include <strings.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sysexits.h>
@@ -111,6 +110,7 @@
 #include <openssl/evp.h>
 
 #include "cm_log.h"
+#include "cm_tmpfile.h"
 #include "cm_limits.h"
 #include "cm_config.h"
 #include "cm_addr.h"
@@ -230,16 +230,12 @@ static void usage(void)
 /* unnamed_file - a temporary file without a name */
 static FILE *unnamed_file(const RELAY *r)
 {
-    int     fd = -1;
-    FILE   *fp;
+    char    err[256];
+    FILE   *fp = 0;
 
     if (r->cf)
-	fd = open(cm_config_str(r->cf, "spool_directory"), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-	return (tmpfile());
-    if ((fp = fdopen(fd, "w+")) == 0)
-	close(fd);
-    return (fp);
+	fp = cm_tmpfile(cm_config_str(r->cf, "spool_directory"), err, sizeof(err));
+    return (fp ? fp : tmpfile());
 }
 
 /* read_stdin - copy the message into an unnamed file, bounded */

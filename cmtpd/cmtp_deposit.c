@@ -49,6 +49,7 @@
 #include <openssl/crypto.h>
 
 #include "cm_log.h"
+#include "cm_tmpfile.h"
 #include "cm_base64.h"
 #include "cm_hash.h"
 #include "cm_addr.h"
@@ -111,21 +112,16 @@ void    cmtp_discard_data(CMTP_SESSION *s)
     s->size = 0;
 }
 
-/* spool_anon - an empty unnamed file in the spool directory: a kept one, or O_TMPFILE */
+/* spool_anon - an empty unnamed file in the spool directory: a kept one, or a new one */
 static FILE *spool_anon(CMTP_SESSION *s)
 {
-    int     fd;
+    char    err[256];
     FILE   *fp;
 
     if (spool_nkept > 0)
 	return (spool_kept[--spool_nkept]);
-    fd = open(cm_config_str(s->cf, "spool_directory"), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-	msg_warn("create a temporary file in %s: %m", cm_config_str(s->cf, "spool_directory"));
-	return (0);
-    }
-    if ((fp = fdopen(fd, "w+")) == 0)
-	close(fd);
+    if ((fp = cm_tmpfile(cm_config_str(s->cf, "spool_directory"), err, sizeof(err))) == 0)
+	msg_warn("%s", err);
     return (fp);
 }
 

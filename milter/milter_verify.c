@@ -27,10 +27,10 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <stdarg.h>
 
 #include "cm_log.h"
+#include "cm_tmpfile.h"
 #include "cm_seal.h"
 #include "cm_notary.h"
 #include "cm_storedform.h"
@@ -53,44 +53,10 @@ static void __attribute__((format(printf, 3, 4)))
 /* cmm_tempfile - unnamed temporary file in the spool directory */
 int     cmm_tempfile(const CMM_SETTINGS *set, FILE **fp_r, char *err, size_t errlen)
 {
-    char    path[4096];
-    int     fd;
     FILE   *fp;
 
-    *fp_r = 0;
-
-    /*
-     * O_TMPFILE: the file never has a name, so a SIGKILL at any moment
-     * leaves nothing in the spool directory. Only where the file system
-     * cannot do that, a named file unlinked at once (a kill between the two
-     * calls would leave it behind).
-     */
-    if ((fd = open(set->spool_directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-	    snprintf(err, errlen, "create an unnamed file in %s: %s",
-		     set->spool_directory, strerror(errno));
-	    return (-1);
-	}
-	if ((size_t) snprintf(path, sizeof(path), "%s/milter.XXXXXX", set->spool_directory)
-	    >= sizeof(path)) {
-	    snprintf(err, errlen, "spool_directory name too long");
-	    return (-1);
-	}
-	if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
-	    snprintf(err, errlen, "create %s: %s", path, strerror(errno));
-	    return (-1);
-	}
-	if (unlink(path) < 0) {
-	    snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
-	    close(fd);
-	    return (-1);
-	}
-    }
-    if ((fp = fdopen(fd, "w+")) == 0) {
-	snprintf(err, errlen, "fdopen: %s", strerror(errno));
-	close(fd);
+    if ((*fp_r = fp = cm_tmpfile(set->spool_directory, err, errlen)) == 0)
 	return (-1);
-    }
 #ifdef __GLIBC__
 
     /*
