@@ -1110,8 +1110,8 @@ static const char *cc_builtin_conf_path(void)
     return (path);
 }
 
-/* cc_conf_arg - warn when a daemon reads another cmail.conf than this check */
-static void cc_conf_arg(CC_STATE *cc, const char *what, char **words, int n, const char *conf)
+/* cc_argv_conf - the cmail.conf a daemon's argv makes it read (the last -c, as getopt) */
+static const char *cc_argv_conf(char **words, int n)
 {
     const char *used = 0;
     int     i;
@@ -1119,13 +1119,28 @@ static void cc_conf_arg(CC_STATE *cc, const char *what, char **words, int n, con
     for (i = 1; i < n; i++) {
 	if (strcmp(words[i], "--") == 0)
 	    break;
-	if (strcmp(words[i], "-c") == 0 && i + 1 < n) {
-	    used = words[i + 1];
-	    break;
-	}
+	if (strcmp(words[i], "-c") == 0 && i + 1 < n)
+	    used = words[++i];
     }
-    if (used == 0)
-	used = cc_builtin_conf_path();
+    return (used ? used : cc_builtin_conf_path());
+}
+
+/* cc_argv_listens - does a cmtpd argv have -l (standalone) */
+static int cc_argv_listens(char **words, int n)
+{
+    int     i;
+
+    for (i = 1; i < n && strcmp(words[i], "--") != 0; i++)
+	if (strncmp(words[i], "-l", 2) == 0)
+	    return (1);
+    return (0);
+}
+
+/* cc_conf_arg - warn when a daemon reads another cmail.conf than this check */
+static void cc_conf_arg(CC_STATE *cc, const char *what, char **words, int n, const char *conf)
+{
+    const char *used = cc_argv_conf(words, n);
+
     if (!cc_same_file(used, conf))
 	cc_warn(cc, "master.cf: %s reads %s, not %s (the file checked here)", what, used, conf);
 }
@@ -1292,9 +1307,9 @@ static long cc_standalone_cmtpd(const char *conf)
     if ((d = opendir("/proc")) == 0)
 	return (0);
     while (found == 0 && (de = readdir(d)) != 0) {
-	char    path[300], argv[4096], *p, *base;
+	char    path[300], argv[4096], *words[CC_ARGV_MAX], *p, *base;
 	ssize_t len;
-	int     fd;
+	int     fd, n;
 
 	if (de->d_name[0] < '1' || de->d_name[0] > '9')
 	    continue;
@@ -1306,22 +1321,12 @@ static long cc_standalone_cmtpd(const char *conf)
 	if (len <= 0)
 	    continue;
 	argv[len] = 0;
-	base = strrchr(argv, '/') ? strrchr(argv, '/') + 1 : argv;
-	if (strcmp(base, "cmtpd") != 0)
-	    continue;
-	{
-	    const char *used = 0;
-	    int     listens = 0;
-
-	    for (p = argv + strlen(argv) + 1; p < argv + len; p += strlen(p) + 1) {
-		if (strncmp(p, "-l", 2) == 0)
-		    listens = 1;
-		else if (strcmp(p, "-c") == 0 && p + strlen(p) + 1 < argv + len)
-		    used = p + strlen(p) + 1;
-	    }
-	    if (listens && cc_same_file(used ? used : cc_builtin_conf_path(), conf))
-		found = strtol(de->d_name, 0, 10);
-	}
+	for (n = 0, p = argv; p < argv + len && n < CC_ARGV_MAX; p += strlen(p) + 1)
+	    words[n++] = p;
+	base = strrchr(words[0], '/') ? strrchr(words[0], '/') + 1 : words[0];
+	if (strcmp(base, "cmtpd") == 0 && cc_argv_listens(words, n)
+	    && cc_same_file(cc_argv_conf(words, n), conf))
+	    found = strtol(de->d_name, 0, 10);
     }
     closedir(d);
     return (found);
