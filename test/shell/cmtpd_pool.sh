@@ -13,6 +13,7 @@
 # No Postfix: the injection listener is smtp-sink, the notary the real one.
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
+. "$top_srcdir/test/shell/lib_sink.sh"
 
 PLAY=$top_builddir/test/tools/cmtp_play
 LOADGEN=$top_builddir/test/tools/loadgen
@@ -26,36 +27,10 @@ PATH=$PATH:/usr/sbin
 P=$T/pki
 "$CMAIL" pki init "$P" --domain example.org --user alice@example.org --user bob@example.org \
   >/dev/null || { not_ok "cmail pki init"; cm_done; exit 1; }
-mkdir -p "$T/spool" "$T/sink"; chmod 1777 "$T/sink"; chmod o+x "$T"
-"$NOTARY" -G "$T/seal.key" >/dev/null
-mta_free_port SINK_PORT
+sink_setup example.org "$P"
 mta_free_port PORT
-cat > "$T/cmail.conf" <<EOC
-myhostname = mail.example.org
-local_domains = example.org
-server_certificate = $P/server.pem
-server_key = $P/server.key
-seal_key = $T/seal.key
-tls_certificate = $P/server.pem
-tls_key = $P/server.key
-trust_anchors = $P/ca.pem
-crl_directory = $P/crl.pem
-certificate_directory = $P/users
-notary_socket = $T/notary.sock
-notary_user = root
-evidence_database = $T/evidence.db
-spool_directory = $T/spool
-injection_address = 127.0.0.1:$SINK_PORT
-smtp_timeout = 10
-EOC
-"$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
-NOTARY_PID=$!
-cm_on_exit "kill $NOTARY_PID 2>/dev/null"
-smtp-sink -u postfix -d "$T/sink/%M." "127.0.0.1:$SINK_PORT" 10 >"$T/sink.log" 2>&1 &
-SINK_PID=$!
-cm_on_exit "kill $SINK_PID 2>/dev/null"
-for i in $(seq 50); do [ -S "$T/notary.sock" ] && break; sleep 0.1; done
-mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
+sink_start_notary
+sink_start_smtp
 
 # workers PID: the pids of the children of PID
 workers() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '; }

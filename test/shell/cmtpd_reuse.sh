@@ -14,6 +14,7 @@
 # No Postfix: the injection listener is smtp-sink, the notary the real one.
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
+. "$top_srcdir/test/shell/lib_sink.sh"
 
 CMTPD=$top_builddir/cmtpd/cmtpd
 NOTARY=$top_builddir/notary/cmail-notary
@@ -25,41 +26,10 @@ PATH=$PATH:/usr/sbin
 P=$T/pki
 "$CMAIL" pki init "$P" --domain example.org --user alice@example.org --user bob@example.org \
   --user carol@example.org >/dev/null || { not_ok "cmail pki init"; cm_done; exit 1; }
-mkdir -p "$T/spool" "$T/sink"; chmod 1777 "$T/sink"; chmod o+x "$T"
-"$NOTARY" -G "$T/seal.key" >/dev/null
-mta_free_port SINK_PORT
+sink_setup example.org "$P"
 mta_free_port PORT
-cat > "$T/cmail.conf" <<EOC
-myhostname = mail.example.org
-local_domains = example.org
-server_certificate = $P/server.pem
-server_key = $P/server.key
-seal_key = $T/seal.key
-tls_certificate = $P/server.pem
-tls_key = $P/server.key
-trust_anchors = $P/ca.pem
-crl_directory = $P/crl.pem
-certificate_directory = $P/users
-notary_socket = $T/notary.sock
-notary_user = root
-evidence_database = $T/evidence.db
-spool_directory = $T/spool
-injection_address = 127.0.0.1:$SINK_PORT
-smtp_timeout = 10
-EOC
-# start_notary LOG: the notary in the foreground of a background job
-start_notary() {
-  rm -f "$T/notary.sock"
-  "$NOTARY" -f -c "$T/cmail.conf" >>"$1" 2>&1 &
-  NOTARY_PID=$!
-  cm_on_exit "kill $NOTARY_PID 2>/dev/null"
-  for i in $(seq 100); do [ -S "$T/notary.sock" ] && break; sleep 0.1; done
-}
-start_notary "$T/notary.log"
-smtp-sink -u postfix -d "$T/sink/%M." "127.0.0.1:$SINK_PORT" 10 >"$T/sink.log" 2>&1 &
-SINK_PID=$!
-cm_on_exit "kill $SINK_PID 2>/dev/null"
-mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
+sink_start_notary
+sink_start_smtp
 
 "$CMTPD" -c "$T/cmail.conf" -L "$T/cmtpd.log" -l "127.0.0.1:$PORT" -p 1 -m 50 -i 60 >>"$T/cmtpd.out" 2>&1 &
 POOL_PID=$!
@@ -112,7 +82,7 @@ check "the worker used one notary connection for both deposits ($nc)" test "$nc"
 
 # The notary restarts: the worker's kept connection is dead.
 kill "$NOTARY_PID"; wait "$NOTARY_PID" 2>/dev/null
-start_notary "$T/notary2.log"
+sink_start_notary "$T/notary2.log"
 check "after a notary restart the same worker deposits again" deposit "$T/small.eml"
 [ -s "$T/send.out" ] && grep -q '^deposited' "$T/send.out" || sed 's/^/# /' "$T/send.out"
 ID3=$(envid)

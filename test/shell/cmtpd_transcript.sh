@@ -6,6 +6,7 @@
 # The injection listener is Postfix's smtp-sink; the notary is the real cmail-notary.
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
+. "$top_srcdir/test/shell/lib_sink.sh"
 
 PLAY=$top_builddir/test/tools/cmtp_play
 NT=$top_builddir/test/tools/notice_tool
@@ -20,38 +21,10 @@ PATH=$PATH:/usr/sbin
 P=$T/pki
 "$CMAIL" pki init "$P" --domain example.org --user alice@example.org --user bob@example.org \
   --user carol@example.org >/dev/null || { not_ok "cmail pki init"; cm_done; exit 1; }
-mkdir -p "$T/spool" "$T/sink"; chmod 1777 "$T/sink"; chmod o+x "$T"
-"$NOTARY" -G "$T/seal.key" >/dev/null
-mta_free_port SINK_PORT
-cat > "$T/cmail.conf" <<EOC
-myhostname = mail.example.org
-local_domains = example.org
-server_certificate = $P/server.pem
-server_key = $P/server.key
-seal_key = $T/seal.key
-tls_certificate = $P/server.pem
-tls_key = $P/server.key
-trust_anchors = $P/ca.pem
-crl_directory = $P/crl.pem
-certificate_directory = $P/users
-notary_socket = $T/notary.sock
-notary_user = root
-evidence_database = $T/evidence.db
-spool_directory = $T/spool
-injection_address = 127.0.0.1:$SINK_PORT
-recipient_limit = 2
-message_size_limit = 20000
-smtp_timeout = 10
-cmail_relay_map = elsewhere.example=127.0.0.1:1
-EOC
-"$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
-NOTARY_PID=$!
-cm_on_exit "kill $NOTARY_PID 2>/dev/null"
-smtp-sink -u postfix -d "$T/sink/%M." "127.0.0.1:$SINK_PORT" 10 >"$T/sink.log" 2>&1 &
-SINK_PID=$!
-cm_on_exit "kill $SINK_PID 2>/dev/null"
-for i in $(seq 50); do [ -S "$T/notary.sock" ] && break; sleep 0.1; done
-mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
+sink_setup example.org "$P" "" "" "recipient_limit = 2" "message_size_limit = 20000" \
+  "cmail_relay_map = elsewhere.example=127.0.0.1:1"
+sink_start_notary
+sink_start_smtp
 
 # play NAME: run the script on stdin against a fresh cmtpd, as one TAP check.
 # CMTPD_WRAP="/usr/bin/valgrind --leak-check=full --error-exitcode=9 --log-file=/tmp/vg.%p"

@@ -16,6 +16,7 @@
 # "# SKIP missing: ...".
 . "$top_srcdir/test/shell/lib.sh"
 . "$top_srcdir/test/shell/lib_mta.sh"
+. "$top_srcdir/test/shell/lib_sink.sh"
 
 PLAY=$top_builddir/test/tools/cmtp_play
 NT=$top_builddir/test/tools/notice_tool
@@ -51,39 +52,12 @@ check "cmail cert check: the revoked server certificate is refused" \
 check "cmail cert check: a.test's server certificate is accepted" \
   "$CMAIL" cert check "$PA/server.pem" --role server --ca "$T/trust.pem" --crl "$T/crl.pem" --purpose any
 
-mkdir -p "$T/spool" "$T/sink"; chmod 1777 "$T/sink"; chmod o+x "$T"
-"$NOTARY" -G "$T/seal.key" >/dev/null
-mta_free_port SINK_PORT
-cat > "$T/cmail.conf" <<EOC
-myhostname = mail.b.test
-local_domains = b.test
-server_certificate = $PB/server.pem
-server_key = $PB/server.key
-seal_key = $T/seal.key
-tls_certificate = $PB/server.pem
-tls_key = $PB/server.key
-trust_anchors = $T/trust.pem
-crl_directory = $T/crl.pem
-certificate_directory = $PB/users
-notary_socket = $T/notary.sock
-notary_user = root
-evidence_database = $T/evidence.db
-spool_directory = $T/spool
-injection_address = 127.0.0.1:$SINK_PORT
-relay_injection_address = 127.0.0.1:$SINK_PORT
-smtp_timeout = 10
-schema_directory = $CMAIL_SCHEMA_DIR
-EOC
+sink_setup b.test "$PB" "$T/trust.pem" "$T/crl.pem" "schema_directory = $CMAIL_SCHEMA_DIR"
+echo "relay_injection_address = 127.0.0.1:$SINK_PORT" >> "$T/cmail.conf"
 grep -q '{"notice_submission_address",' "$top_srcdir/common/cm_config.c" &&
   echo "notice_submission_address = 127.0.0.1:$SINK_PORT" >> "$T/cmail.conf"
-"$NOTARY" -f -c "$T/cmail.conf" >"$T/notary.log" 2>&1 &
-NOTARY_PID=$!
-cm_on_exit "kill $NOTARY_PID 2>/dev/null"
-smtp-sink -u postfix -d "$T/sink/%M." "127.0.0.1:$SINK_PORT" 10 >"$T/sink.log" 2>&1 &
-SINK_PID=$!
-cm_on_exit "kill $SINK_PID 2>/dev/null"
-for i in $(seq 50); do [ -S "$T/notary.sock" ] && break; sleep 0.1; done
-mta_wait_port "$SINK_PORT" 10 || not_ok "smtp-sink did not start"
+sink_start_notary
+sink_start_smtp
 
 # play NAME [--cert FILE --key FILE]: the script on stdin against a fresh cmtpd (b.test)
 play() {
