@@ -749,14 +749,22 @@ STACK_OF(X509) *cm_trust_anchors(const CM_TRUST *trust)
 /* cm_trust_anchor_names - the anchors' subject names, without duplicates */
 STACK_OF(X509_NAME) *cm_trust_anchor_names(const CM_TRUST *trust)
 {
+    if (trust == 0 || sk_X509_num(trust->anchors) <= 0)
+	return (0);
+    return (cm_cert_subject_names(trust->anchors));
+}
+
+/* cm_cert_subject_names - the distinct subject names of certificates */
+STACK_OF(X509_NAME) *cm_cert_subject_names(const STACK_OF(X509) *certs)
+{
     STACK_OF(X509_NAME) *names;
     X509_NAME *name;
     int     i, j;
 
-    if (trust == 0 || sk_X509_num(trust->anchors) <= 0 || (names = sk_X509_NAME_new_null()) == 0)
+    if ((names = sk_X509_NAME_new_null()) == 0)
 	return (0);
-    for (i = 0; i < sk_X509_num(trust->anchors); i++) {
-	const X509_NAME *subj = X509_get_subject_name(sk_X509_value(trust->anchors, i));
+    for (i = 0; i < sk_X509_num(certs); i++) {
+	const X509_NAME *subj = X509_get_subject_name(sk_X509_value(certs, i));
 
 	for (j = 0; j < sk_X509_NAME_num(names); j++)
 	    if (X509_NAME_cmp(sk_X509_NAME_value(names, j), subj) == 0)

@@ -13,6 +13,8 @@
  *	void	cm_trust_free(CM_TRUST *trust);
  *	STACK_OF(X509) *cm_trust_anchors(const CM_TRUST *trust);
  *	STACK_OF(X509_NAME) *cm_trust_anchor_names(const CM_TRUST *trust);
+ *
+ *	STACK_OF(X509_NAME) *cm_cert_subject_names(const STACK_OF(X509) *certs);
  *	int	cm_cert_check(CM_TRUST *trust, X509 *cert,
  *				const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
  *	void	cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address,
@@ -79,6 +81,8 @@
  *	of SSL_load_client_CA_file(), which parses the anchors again; NULL
  *	without anchors or memory. The caller frees the stack
  *	(sk_X509_NAME_pop_free(names, X509_NAME_free)) or hands it over.
+ *	cm_cert_subject_names() does the same for any certificates (an
+ *	empty stack for none).
  *
  *	A path check that passed (path, validity and revocation rules,
  *	no opts->untrusted) is memoized per process (at most 64, least
@@ -149,6 +153,7 @@ extern CM_TRUST *cm_trust_load(const char *anchors, const char *crls, char *err,
 extern void cm_trust_free(CM_TRUST *trust);
 extern STACK_OF(X509) *cm_trust_anchors(const CM_TRUST *trust);
 extern STACK_OF(X509_NAME) *cm_trust_anchor_names(const CM_TRUST *trust);
+extern STACK_OF(X509_NAME) *cm_cert_subject_names(const STACK_OF(X509) *certs);
 extern int cm_cert_check(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, CM_CERT_REPORT *rep);
 extern int cm_cert_validate(CM_TRUST *trust, X509 *cert, const CM_CERT_OPTS *opts, char *err, size_t errlen);
 extern void cm_cert_opts_user(CM_CERT_OPTS *opts, const char *address, int usage);

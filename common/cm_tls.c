@@ -19,6 +19,7 @@
 
 #include "cm_log.h"
 #include "cm_pem.h"
+#include "cm_cert.h"
 #include "cm_tls.h"
 
 #define CM_TLS_TICKET_KEYS_LEN	80	/* key name 16, HMAC key 32, AES key 32 */
@@ -123,40 +124,17 @@ static int load_anchors(SSL_CTX *ctx, const char *path, char *err, size_t errlen
     return (ok ? 0 : -1);
 }
 
-/* name_cmp - order of X509_NAME pointers for a sorted stack */
-static int name_cmp(const X509_NAME *const *a, const X509_NAME *const *b)
-{
-    return (X509_NAME_cmp(*a, *b));
-}
-
 /* anchor_names - the distinct subject names of a PEM file's certificates */
 static STACK_OF(X509_NAME) *anchor_names(const char *path, char *err, size_t errlen)
 {
     STACK_OF(X509) *sk;
     STACK_OF(X509_NAME) *names;
-    X509_NAME *name;
-    int     i, ok = 1;
 
     if ((sk = cm_pem_read_certs(path, err, errlen)) == 0)
 	return (0);
-    if ((names = sk_X509_NAME_new(name_cmp)) == 0)
-	ok = 0;
-    for (i = 0; ok && i < sk_X509_num(sk); i++) {
-	name = X509_get_subject_name(sk_X509_value(sk, i));
-	if (sk_X509_NAME_find(names, name) >= 0)
-	    continue;
-	if ((name = X509_NAME_dup(name)) == 0 || !sk_X509_NAME_push(names, name)) {
-	    X509_NAME_free(name);
-	    ok = 0;
-	}
-    }
-    sk_X509_pop_free(sk, X509_free);
-    if (!ok) {
+    if ((names = cm_cert_subject_names(sk)) == 0)
 	snprintf(err, errlen, "out of memory");
-	sk_X509_NAME_pop_free(names, X509_NAME_free);
-	return (0);
-    }
-    sk_X509_NAME_set_cmp_func(names, 0);
+    sk_X509_pop_free(sk, X509_free);
     return (names);
 }
 
