@@ -413,6 +413,7 @@ static int mail_notice(RELAY *r, const char *kind, const char *to, const char *e
     m.subject = subject;
     m.summary = summary;
     m.envelope_id = envid;
+    m.message_id = msgid;		/* made below */
     m.nattach = natt;
     for (i = 0; i < natt && i < CM_NOTICEMAIL_ATTACH_MAX; i++)
 	m.attach[i] = att[i];
@@ -424,7 +425,7 @@ static int mail_notice(RELAY *r, const char *kind, const char *to, const char *e
     if (cm_cmtp_notice_msgid(msgid, sizeof(msgid), kind, envid, r->domain, r->domain) < 0) {
 	snprintf(r->err, sizeof(r->err), "cannot make the notice mail's Message-ID");
 	msg_warn("%s: notice mail to <%s>: %s", envid, to, r->err);
-    } else if (cm_cmtp_noticemail_write(fp, &m, msgid, r->err, sizeof(r->err)) < 0 || fflush(fp) != 0) {
+    } else if (cm_noticemail_write(fp, &m, r->err, sizeof(r->err)) < 0) {
 	msg_warn("%s: notice mail to <%s>: %s", envid, to, r->err);
     } else if (cm_submit(cm_config_str(r->cf, "notice_submission_address"),
 			 (int) cm_config_int(r->cf, "smtp_timeout"), r->hostname, "",

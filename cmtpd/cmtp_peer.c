@@ -494,9 +494,10 @@ static int norp_mail(CMTP_SESSION *s, const char *sender, const char *recipient,
      * mail (killed before "receipt-received", the peer retries) is saved
      * once by the delivery plugin.
      */
+    m.message_id = msgid;
     if (cm_cmtp_notice_msgid(msgid, sizeof(msgid), "receipt", envelope_id, recipient,
 			     PEER_DOMAIN(recipient)) < 0
-	|| cm_cmtp_noticemail_write(fp, &m, msgid, err, errlen) < 0 || fflush(fp) != 0) {
+	|| cm_noticemail_write(fp, &m, err, errlen) < 0) {
 	if (msgid[0] == 0)
 	    snprintf(err, errlen, "cannot make the notice mail's Message-ID");
 	*temporary = 0;

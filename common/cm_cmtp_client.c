@@ -34,7 +34,6 @@
 #include "cm_cmtp_client.h"
 
 #define CMTP_QUIT_TIMEOUT	5	/* seconds for the QUIT answer */
-#define CMTP_MSGID_MAX		250	/* a notice mail's Message-ID */
 /* Characters kept in a notice mail's Message-ID (as cmail-pop3-receipt.c). */
 #define CMTP_MSGID_CHARS \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
@@ -545,48 +544,10 @@ int     cm_cmtp_notice_msgid(char *buf, size_t size, const char *kind,
 	dom[i] = (char) ((domain[i] >= 'A' && domain[i] <= 'Z') ? domain[i] - 'A' + 'a' : domain[i]);
     dom[i] = 0;
     n = (size_t) snprintf(buf, size, "<cmail-%s.%s.%s@%s>", kind, env, hex, dom);
-    if (n >= size || n > CMTP_MSGID_MAX) {
+    if (n >= size || n > CM_NOTICEMAIL_MSGID_MAX) {
 	if (size > 0)
 	    buf[0] = 0;
 	return (-1);
     }
     return (0);
-}
-
-/* cm_cmtp_noticemail_write - a notice mail with a given Message-ID */
-int     cm_cmtp_noticemail_write(FILE *fp, const CM_NOTICEMAIL *m, const char *message_id,
-				         char *err, size_t errlen)
-{
-    char   *text, *hdr_end, *line, *eol;
-    size_t  len, n = message_id ? strlen(message_id) : 0, i;
-    int     ret = -1;
-
-    if (n < 3 || n > CMTP_MSGID_MAX || message_id[0] != '<' || message_id[n - 1] != '>') {
-	snprintf(err, errlen, "notice mail: bad Message-ID");
-	return (-1);
-    }
-    for (i = 0; i < n; i++) {
-	if ((unsigned char) message_id[i] <= 0x20 || (unsigned char) message_id[i] >= 0x7f) {
-	    snprintf(err, errlen, "notice mail: bad Message-ID");
-	    return (-1);
-	}
-    }
-    if ((text = cm_noticemail_compose(m, &len, err, errlen)) == 0)
-	return (-1);
-    /* The header ends at the first empty line; Message-ID is one line of it. */
-    hdr_end = strstr(text, "\r\n\r\n");
-    for (line = text; hdr_end && line && line < hdr_end; line = strstr(line, "\r\n") ? strstr(line, "\r\n") + 2 : 0)
-	if (strncasecmp(line, "Message-ID:", 11) == 0)
-	    break;
-    if (hdr_end == 0 || line == 0 || line >= hdr_end || (eol = strstr(line, "\r\n")) == 0) {
-	snprintf(err, errlen, "notice mail: no Message-ID header to replace");
-    } else if (fwrite(text, 1, (size_t) (line - text), fp) != (size_t) (line - text)
-	       || fprintf(fp, "Message-ID: %s", message_id) < 0
-	       || fwrite(eol, 1, len - (size_t) (eol - text), fp) != len - (size_t) (eol - text)) {
-	snprintf(err, errlen, "notice mail: write error");
-    } else {
-	ret = 0;
-    }
-    free(text);
-    return (ret);
 }

@@ -30,9 +30,6 @@
  *	int	cm_cmtp_notice_msgid(char *buf, size_t size, const char *kind,
  *				const char *envelope_id, const char *key,
  *				const char *domain);
- *	int	cm_cmtp_noticemail_write(FILE *fp, const CM_NOTICEMAIL *m,
- *				const char *message_id,
- *				char *err, size_t errlen);
  * DESCRIPTION
  *	The client side of the server-to-server exchange (PROFILE.md
  *	section 2, notes/s2s.md), used by cmtpd (CHCK RCPT while a client
@@ -108,9 +105,7 @@
  *	kind "receipt", key the answering recipient and domain its
  *	domain, it is the Message-ID the CPOP plugin gives the same
  *	receipt notice (cmail-pop3-receipt.c). 0, or -1 when it does not
- *	fit. cm_cmtp_noticemail_write() is cm_noticemail_write() with the
- *	Message-ID message_id ("<...>", printable, at most 250
- *	characters) instead of a random one: 0, or -1 with err.
+ *	fit. The mail then carries it through CM_NOTICEMAIL message_id.
  * SEE ALSO
  *	cm_peer(3h), cm_relay_map(3h), cmail-relay(8), notes/s2s.md
  *--*/
@@ -146,7 +141,5 @@ extern X509 *cm_cmtp_peer_cert(const CM_CMTP_CLIENT *c);
 extern void cm_cmtp_close(CM_CMTP_CLIENT *c);
 extern int cm_cmtp_notice_msgid(char *buf, size_t size, const char *kind,
 				        const char *envelope_id, const char *key, const char *domain);
-extern int cm_cmtp_noticemail_write(FILE *fp, const CM_NOTICEMAIL *m, const char *message_id,
-				            char *err, size_t errlen);
 
 #endif

@@ -137,6 +137,18 @@ static int cm_noticemail_check(const CM_NOTICEMAIL *m, char *err, size_t errlen)
 			  CM_NOTICEMAIL_ATTACH_MAX);
 	return (-1);
     }
+    if (m->message_id) {
+	size_t  n = strlen(m->message_id);
+
+	for (i = 0; i < n && (unsigned char) m->message_id[i] > 0x20
+	     && (unsigned char) m->message_id[i] < 0x7f; i++)
+	     /* void */ ;
+	if (n < 3 || n > CM_NOTICEMAIL_MSGID_MAX || i < n || m->message_id[0] != '<'
+	    || m->message_id[n - 1] != '>') {
+	    cm_noticemail_err(err, errlen, "notice mail: bad Message-ID");
+	    return (-1);
+	}
+    }
     for (i = 0; i < m->nattach; i++) {
 	if (cm_noticemail_check_name(m->attach[i].filename) < 0) {
 	    cm_noticemail_err(err, errlen, "notice mail: bad attachment file name");
@@ -317,8 +329,11 @@ char   *cm_noticemail_compose(const CM_NOTICEMAIL *m, size_t *len_r, char *err, 
     fprintf(fp, "To: <%s>\r\n", m->to);
     fprintf(fp, "Subject: %s\r\n", subject);
     fprintf(fp, "Date: %s\r\n", date);
-    fprintf(fp, "Message-ID: <cmail-notice.%s.%lld.%s@%s>\r\n", envid, (long long) when,
-	    mid_rnd, domain && *domain ? domain : "localhost");
+    if (m->message_id)
+	fprintf(fp, "Message-ID: %s\r\n", m->message_id);
+    else
+	fprintf(fp, "Message-ID: <cmail-notice.%s.%lld.%s@%s>\r\n", envid, (long long) when,
+		mid_rnd, domain && *domain ? domain : "localhost");
     fputs("Auto-Submitted: auto-generated\r\n", fp);
     fputs("MIME-Version: 1.0\r\n", fp);
     fprintf(fp, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n", boundary);

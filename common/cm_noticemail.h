@@ -60,6 +60,12 @@
  *		CM_NOTICEMAIL_SUMMARY_MAX bytes (else an error).
  *	envelope_id  NULL or the EnvelopeId, used only inside the
  *		Message-ID (characters outside [A-Za-z0-9._-] become '_').
+ *	message_id  NULL: a new Message-ID "<cmail-notice.ENVID.TIME.
+ *		RANDOM@DOMAIN>"; else the whole Message-ID to use ("<...>",
+ *		printable ASCII without spaces, at most
+ *		CM_NOTICEMAIL_MSGID_MAX characters, else an error), e.g. a
+ *		fixed one from cm_cmtp_notice_msgid() that lets a second
+ *		copy of the mail be recognised.
  *	date	0: now.
  *	nattach	0..CM_NOTICEMAIL_ATTACH_MAX entries of attach[]:
  *		filename  [A-Za-z0-9._-]{1,64}, not starting with '.'
@@ -93,6 +99,7 @@
 #define CM_NOTICEMAIL_SUMMARY_MAX	(64 * 1024)	/* summary bytes */
 #define CM_NOTICEMAIL_LINE_MAX		78	/* summary line break */
 #define CM_NOTICEMAIL_FILENAME_MAX	64	/* attachment file name */
+#define CM_NOTICEMAIL_MSGID_MAX		250	/* a given Message-ID */
 
 typedef struct {
     const char *filename;		/* e.g. "transitNotice.xml" */
@@ -107,6 +114,7 @@ typedef struct {
     const char *subject;		/* NULL: "Certified mail notice" */
     const char *summary;		/* text/plain body, NULL: empty */
     const char *envelope_id;		/* NULL or the EnvelopeId (Message-ID) */
+    const char *message_id;		/* NULL: a new one; else "<...>" as is */
     time_t  date;			/* 0: now */
     size_t  nattach;
     CM_NOTICEMAIL_ATTACH attach[CM_NOTICEMAIL_ATTACH_MAX];

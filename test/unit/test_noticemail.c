@@ -495,6 +495,50 @@ static void test_filenames(void **state)
     assert_string_equal(cm_noticemail_filename(CM_NOTICE_UNKNOWN), "notice.xml");
 }
 
+/* test_message_id - a given Message-ID is used as is; a bad one is refused */
+static void test_message_id(void **state)
+{
+    static const char *const bad[] = {
+	"cmail-receipt.x@a.test", "<cmail receipt@a.test>", "<a\r\nBcc: eve@evil.test>",
+	"<>", "<\x80@a.test>", 0,
+    };
+    unsigned char a1[10] = "transit", a2[10] = "deposit";
+    char    id[CM_NOTICEMAIL_MSGID_MAX + 2];
+    CM_NOTICEMAIL nm;
+    MAIL    m;
+    char    err[256];
+    char    buf[512];
+    char   *text;
+    size_t  len;
+    int     i;
+
+    (void) state;
+    basic(&nm, a1, sizeof(a1), a2, sizeof(a2));
+    nm.message_id = "<cmail-transit.env-1.x=a.test.0123456789abcdef@b.test>";
+    if ((text = cm_noticemail_compose(&nm, &len, err, sizeof(err))) == 0)
+	fail_msg("compose: %s", err);
+    split(text, &m);
+    names_are(m.headers, top_names);
+    assert_string_equal(header(m.headers, "Message-ID", buf, sizeof(buf)), nm.message_id);
+    mail_free(&m);
+    free(text);
+    for (i = 0; bad[i]; i++) {
+	nm.message_id = bad[i];
+	refused(&nm, "bad Message-ID");
+    }
+    memset(id, 'x', sizeof(id));
+    id[0] = '<';
+    id[CM_NOTICEMAIL_MSGID_MAX - 1] = '>';
+    id[CM_NOTICEMAIL_MSGID_MAX] = 0;		/* the longest accepted */
+    nm.message_id = id;
+    assert_non_null(text = cm_noticemail_compose(&nm, &len, err, sizeof(err)));
+    free(text);
+    id[CM_NOTICEMAIL_MSGID_MAX - 1] = 'x';
+    id[CM_NOTICEMAIL_MSGID_MAX] = '>';
+    id[CM_NOTICEMAIL_MSGID_MAX + 1] = 0;	/* one too long */
+    refused(&nm, "bad Message-ID");
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +548,7 @@ int     main(void)
 	cmocka_unit_test(test_refused),
 	cmocka_unit_test(test_defaults),
 	cmocka_unit_test(test_filenames),
+	cmocka_unit_test(test_message_id),
     };
 
     return (cmocka_run_group_tests(tests, 0, 0));
