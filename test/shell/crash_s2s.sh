@@ -149,25 +149,14 @@ echo "# CRASH_S2S_SEED=$SEED CRASH_S2S_ROUNDS=$ROUNDS (rerun with CRASH_S2S_SEED
 RANDOM=$SEED
 : > "$TOP/rounds.log"
 
-# --- helpers ---
-ms_sleep() { sleep "$(printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )))"; }
-count() { local n; n=$(grep -Ec -- "$2" "$1" 2>/dev/null); echo "${n:-0}"; }
-# wait_more FILE PATTERN BASE SECONDS: until FILE has more than BASE matching lines
-wait_more() {
-  local i=0 lim=$(( $4 * 20 ))
-  while [ "$(count "$1" "$2")" -le "$3" ]; do
-    i=$((i + 1)); [ $i -gt $lim ] && return 1; sleep 0.05
-  done
-}
+# --- helpers (waiting, liveness, restarts: lib_crash.sh) ---
+CRASH_LOG=$TOP/rounds.log
+. "$top_srcdir/test/shell/lib_crash.sh"
 # sq STACK SQL: a read-only query on STACK's evidence journal
 sq() { sqlite3 -readonly "$TOP/$1/notary/evidence.db" "$2" 2>/dev/null; }
-note() { echo "$*" >> "$TOP/rounds.log"; echo "# $*"; }
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 # pids of the current stack's programs
 cmtpd_pids() { pgrep -f "^$REAL_CMTPD -c $CMAIL_CONF " 2>/dev/null; }
 relay_pids() { pgrep -f "^$REAL_RELAY -c $CMAIL_CONF " 2>/dev/null; }
-pf_master() { head -1 "$T/postfix/spool/pid/master.pid" 2>/dev/null | tr -d ' '; }
-dc_master() { cat "$T/dovecot/run/master.pid" 2>/dev/null; }
 # (pgrep, then the working directory: mta_instance_pids walks all of /proc, too slow
 # for a pop3 process that lives 100 ms)
 pop3_pids() {
@@ -176,46 +165,6 @@ pop3_pids() {
     case $(readlink "/proc/$p/cwd" 2>/dev/null)/ in "$T"/*) echo "$p" ;; esac
   done
 }
-
-# --- restarts of the current stack's components (as crash.sh) ---
-notary_up() {
-  alive "$NOTARY_PID" && return 0
-  rm -f "$T/run/notary.sock"
-  "$NOTARY" -f -c "$CMAIL_CONF" >>"$T/notary.log" 2>&1 &
-  NOTARY_PID=$!
-  local i
-  for i in $(seq 100); do [ -S "$T/run/notary.sock" ] && break; sleep 0.05; done
-  chmod 0666 "$T/run/notary.sock" 2>/dev/null
-  [ -S "$T/run/notary.sock" ] || { note "cmail-notary ($T) did not restart"; return 1; }
-}
-milter_up() {
-  alive "$MILTER_PID" && return 0
-  rm -f "$T/run/milter.sock"
-  cmail_start_milter
-  [ -S "$T/run/milter.sock" ] || { note "cmail-milter ($T) did not restart"; return 1; }
-}
-postfix_up() {
-  alive "$(pf_master)" && return 0
-  local i
-  for i in $(seq 100); do [ -z "$(mta_instance_pids postfix)" ] && break; sleep 0.05; done
-  [ -n "$(mta_instance_pids postfix)" ] && kill -9 $(mta_instance_pids postfix) 2>/dev/null
-  timeout -k 5 30 postfix -c "$POSTFIX_CONF" start >>"$T/postfix/start.out" 2>&1
-  mta_wait_port "$CMTP_PORT" 20 && mta_wait_port "$INJ_PORT" 20 && mta_wait_port "$RELAY_INJ_PORT" 20 &&
-    mta_wait_port "$POSTFIX_SMTP_PORT" 20 || { note "Postfix ($T) did not restart"; return 1; }
-}
-dovecot_up() {
-  local i old
-  old=$(dc_master)
-  alive "$old" && return 0
-  for i in $(seq 40); do [ -n "$old" ] && kill -0 "$old" 2>/dev/null || break; sleep 0.05; done
-  [ -n "$old" ] && kill -0 "$old" 2>/dev/null && rm -f "$T/dovecot/run/master.pid"
-  for i in $(seq 100); do [ -z "$(mta_instance_pids dovecot)" ] && break; sleep 0.05; done
-  [ -n "$(mta_instance_pids dovecot)" ] && kill -9 $(mta_instance_pids dovecot) 2>/dev/null
-  timeout -k 5 30 dovecot -c "$DOVECOT_CONF" >>"$T/dovecot/start.out" 2>&1
-  mta_wait_port "$DOVECOT_POP3_PORT" 20 && mta_wait_file "$DOVECOT_LMTP" 20 ||
-    { note "Dovecot ($T) did not restart"; return 1; }
-}
-retry() { "$1" && return 0; sleep 1; "$1" && return 0; sleep 1; "$1"; }
 # up STACK: every component of STACK runs (restarted where needed)
 up() {
   local rc=0
